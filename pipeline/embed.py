@@ -119,16 +119,22 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
 
 @contextmanager
 def _quiet_hub():
-    """Hub retries log a line per attempt; we report unavailability ourselves, in one line."""
+    """Hub retries log a line per attempt and loading draws progress bars; we report in one line."""
+    from transformers.utils import logging as hf_logging
+
     loggers = [logging.getLogger(n) for n in ("huggingface_hub", "transformers")]
     levels = [lg.level for lg in loggers]
+    bars = hf_logging.is_progress_bar_enabled()
     for lg in loggers:
         lg.setLevel(logging.ERROR)
+    hf_logging.disable_progress_bar()
     try:
         yield
     finally:
         for lg, lvl in zip(loggers, levels):
             lg.setLevel(lvl)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def _is_load_error(e: Exception) -> bool:
@@ -177,6 +183,19 @@ def load_pretrained(model: str, revision: str | None = None):
         if not _is_load_error(e):
             raise
         raise EncoderUnavailable(f"cannot download {model}: {_one_line(e)}") from None
+
+
+def _resolved_revision(model: str, revision: str | None) -> str | None:
+    """The commit hash a hub model was loaded at (pins a run to exact weights); None for local dirs."""
+    if _looks_local(model):
+        return revision
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        path = try_to_load_from_cache(model, "config.json", revision=revision)
+    except Exception:  # a malformed id or cache: the configured revision is all we know
+        return revision
+    return Path(path).parent.name if isinstance(path, str) else revision
 
 
 def _fingerprint(model) -> str:
@@ -245,7 +264,7 @@ class HFEncoder(Encoder):
         fingerprint = _fingerprint(self.model)
         self.info = EncoderInfo(
             name=name or self.model_name, model=self.model_name,
-            revision=getattr(cfg, "_commit_hash", None) or revision, pooling=pooling, normalize=self.normalize,
+            revision=_resolved_revision(self.model_name, revision), pooling=pooling, normalize=self.normalize,
             max_length=self.max_length, dim=int(cfg.hidden_size), quantize=None, fingerprint=fingerprint,
         )
         if quantize == "int8":
@@ -599,6 +618,10 @@ def download_models(names, revision=None) -> dict[str, str]:
             log.info("%s: nothing to download (bundled or local)", name)
             continue
         rev = revision or cfg.get("revision")
+        if _env_true("HF_HUB_OFFLINE") or _env_true("TRANSFORMERS_OFFLINE"):
+            raise EncoderUnavailable(f"cannot download {model}: HF_HUB_OFFLINE=1")
+        if not _hub_reachable():
+            raise EncoderUnavailable(f"cannot download {model}: the Hugging Face hub cannot be reached")
         try:
             files = list_repo_files(model, revision=rev)
             weights = ["*.safetensors"] if any(f.endswith(".safetensors") for f in files) else ["pytorch_model.bin"]

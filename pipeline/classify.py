@@ -152,9 +152,14 @@ class LexiconClassifier:
     def fit(self, documents=None, labels=None) -> "LexiconClassifier":
         return self
 
-    def predict(self, doc_sentences: list[Sentence], catalog: Catalog) -> list[Prediction]:
+    @property
+    def uses_embeddings(self) -> bool:
+        return bool(getattr(self.linker, "uses_embeddings", False))
+
+    def predict(self, doc_sentences: list[Sentence], catalog: Catalog, sentence_vectors=None,
+                proposal_vectors=None) -> list[Prediction]:
         linker = (self.linker or LexicalLinker()).fit(catalog)
-        links = linker.link(doc_sentences)
+        links = linker.link(doc_sentences, sentence_vectors, proposal_vectors)
         cues = [read_cues(s) for s in doc_sentences]
         doc_id = doc_sentences[0].doc_id if doc_sentences else ""
         order = {p.id: i for i, p in enumerate(catalog.proposals)}

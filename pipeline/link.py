@@ -101,7 +101,17 @@ class LexicalLinker:
             return {}
         return {pid: s for pid, s in scores.items() if s >= max(floor, self.relative * top)}
 
-    def link(self, sentences: list[Sentence]) -> list[dict[str, float]]:
+    def own_scores(self, sentences: list[Sentence], sentence_vectors=None, proposal_vectors=None) -> list[dict[str, float]]:
+        """Each sentence's score for each proposal from its own text (and explicit references)."""
+        out = []
+        for s in sentences:
+            own = self.text_scores(s.text)
+            for pid, v in self._section_scores(set(_REF.findall(s.text))).items():
+                own[pid] = own.get(pid, 0.0) + v
+            out.append(own)
+        return out
+
+    def link(self, sentences: list[Sentence], sentence_vectors=None, proposal_vectors=None) -> list[dict[str, float]]:
         """For each sentence, {proposal_id: strength} of the proposals it is about (empty: none).
 
         Strength > 1 marks a link from the sentence's own words or an explicit reference; a link
@@ -110,10 +120,7 @@ class LexicalLinker:
         heading_links: dict[tuple[str, ...], dict[str, float]] = {}
         block_lead: dict[int, dict[str, float]] = {}
         out = []
-        for s in sentences:
-            own = self.text_scores(s.text)
-            for pid, v in self._section_scores(set(_REF.findall(s.text))).items():
-                own[pid] = own.get(pid, 0.0) + v
+        for s, own in zip(sentences, self.own_scores(sentences, sentence_vectors, proposal_vectors)):
             direct = self._best(own, self.min_sentence_score)
             if s.is_heading:
                 out.append({})
@@ -145,3 +152,34 @@ class LexicalLinker:
                     break
             cache[key] = found
         return cache[key]
+
+
+class HybridLinker(LexicalLinker):
+    """The lexical linker plus sentence-embedding similarity to each proposal's title and summary.
+
+    Embeddings find the proposal a sentence is about when the respondent paraphrases instead of
+    repeating the inquiry's words. The cosine enters as a z-score across the catalog (how much
+    closer this proposal is than the others), so encoders with different cosine ranges behave alike.
+    """
+
+    uses_embeddings = True
+
+    def __init__(self, embedding_weight: float = 2.0, min_z: float = 1.5, **kwargs):
+        super().__init__(**kwargs)
+        self.embedding_weight = embedding_weight
+        self.min_z = min_z
+
+    def own_scores(self, sentences, sentence_vectors=None, proposal_vectors=None):
+        out = super().own_scores(sentences)
+        if sentence_vectors is None or proposal_vectors is None:
+            return out
+        import numpy as np
+
+        cos = np.asarray(sentence_vectors) @ np.asarray(proposal_vectors).T
+        z = (cos - cos.mean(axis=1, keepdims=True)) / (cos.std(axis=1, keepdims=True) + 1e-6)
+        ids = [p.id for p in self.catalog_.proposals]
+        for row, own in zip(z, out):
+            for j, pid in enumerate(ids):
+                if row[j] > self.min_z:
+                    own[pid] = own.get(pid, 0.0) + self.embedding_weight * (row[j] - self.min_z)
+        return out

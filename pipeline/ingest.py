@@ -146,13 +146,21 @@ def is_page_furniture(line: str) -> bool:
 
 
 def _repeated(norm: list[str]) -> set[int]:
-    """Indices of short lines that repeat an earlier line (running headers, PDF outline entries).
+    """Indices of short lines that repeat an earlier line as page furniture (running headers, PDF outline entries).
 
-    A later line counts as a repeat when it equals an earlier line, or 2-3 earlier consecutive
-    lines joined (a heading that wrapped the first time), and it stands alone: when its
-    neighbours repeat too, the author repeated a passage, and that is content.
+    A later line is a repeat when it equals an earlier line, or 2-3 earlier consecutive lines
+    joined (a heading that wrapped the first time). It is dropped when it is furniture:
+
+    - part of the block of repeats that ends the document (the PDF outline, extracted after the
+      last page), or
+    - a running header: it stands alone (its neighbours differ from those of the first
+      occurrence) and either recurs at least twice or first stood at the very top (the letterhead).
+
+    Any other repeat is content: a heading listed in a table of contents or a summary and then
+    used in the body, or a passage the author repeated (neighbours repeat too, exactly or
+    starting or ending with the same words: the passage was edited a little).
     """
-    content = [i for i, s in enumerate(norm) if s]
+    content = [i for i, s in enumerate(norm) if s and not is_page_furniture(s)]
     first_seen: dict[str, tuple[int, int]] = {}  # text -> (position of first line, of last line)
     for pos in range(len(content)):
         for k in (1, 2, 3):
@@ -160,20 +168,41 @@ def _repeated(norm: list[str]) -> set[int]:
                 break
             joined = " ".join(norm[j] for j in content[pos : pos + k])
             first_seen.setdefault(joined, (pos, pos + k - 1))
-    out = set()
+    repeats: dict[int, tuple[int, int]] = {}  # position -> first occurrence
     for pos, i in enumerate(content):
         s = norm[i]
         words = s.split()
         if not 2 <= len(words) <= 15 or s.endswith(".") or not s[:1].isupper() and not s[:1].isdigit():
             continue
         first = first_seen.get(s)
-        if first is None or first[0] >= pos:
+        if first is not None and first[0] < pos:
+            repeats[pos] = first
+    out = set()
+    pos = len(content) - 1
+    while pos in repeats:  # the trailing outline block
+        out.add(content[pos])
+        pos -= 1
+    recurrences: dict[tuple[int, int], int] = {}
+    for first in repeats.values():
+        recurrences[first] = recurrences.get(first, 0) + 1
+    for pos, first in repeats.items():
+        if content[pos] in out or not (recurrences[first] >= 2 or first[0] == 0):
             continue
-        before = pos > 0 and first[0] > 0 and norm[content[pos - 1]] == norm[content[first[0] - 1]]
-        after = pos + 1 < len(content) and first[1] + 1 < len(content) and norm[content[pos + 1]] == norm[content[first[1] + 1]]
+        before = pos > 0 and first[0] > 0 and _alike(norm[content[pos - 1]], norm[content[first[0] - 1]])
+        after = pos + 1 < len(content) and first[1] + 1 < len(content) and _alike(norm[content[pos + 1]], norm[content[first[1] + 1]])
         if not (before or after):
-            out.add(i)
+            out.add(content[pos])
     return out
+
+
+def _alike(a: str, b: str, words: int = 4) -> bool:
+    """The same line, or two lines that begin or end with the same `words` words."""
+    if a == b:
+        return True
+    wa, wb = a.split(), b.split()
+    if min(len(wa), len(wb)) < words:
+        return False
+    return wa[:words] == wb[:words] or wa[-words:] == wb[-words:]
 
 
 def normalise(raw: str) -> tuple[str, list[int]]:

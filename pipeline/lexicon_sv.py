@@ -61,6 +61,8 @@ CONDITIONS = [
 
 CONTRAST = r"\b(?:men|dock|däremot|samtidigt|emellertid|även\s+om)\b"
 NEGATORS = {"inte", "ej", "icke", "aldrig", "inga", "ingen", "inget"}
+# "inte minst", "inte bara": emphasis ("not least", "not only"), not negation of the cue.
+NOT_NEGATING_NEXT = {"minst", "bara", "enbart", "endast", "blott"}
 
 # The inquiry as grammatical subject: description of what is proposed, not the respondent's view.
 DESCRIPTION_START = re.compile(

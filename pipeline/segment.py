@@ -20,13 +20,16 @@ NUMBERED_HEADING = re.compile(
 )
 WORD_HEADING = re.compile(r"^(?P<word>Kapitel|Avsnitt|Bilaga)\s+(?P<num>\d{1,2}(?:\.\d{1,2}){0,4})\s*$")
 SENTENCE_END = re.compile(r"[.!?:]\W*$")
+# Characters in a full line of a typical A4 letter; used when a document has too few long lines to measure its own.
+TYPICAL_LINE_WIDTH = 80
 
 # A line that ends on one of these was wrapped mid-sentence: it cannot be a heading.
 FUNCTION_WORDS = {
     "att", "och", "som", "i", "på", "för", "med", "av", "till", "om", "den", "det", "de", "en", "ett", "är",
     "har", "kan", "ska", "skall", "bör", "samt", "eller", "men", "från", "vid", "under", "inom", "mellan",
     "både", "vilket", "vilka", "där", "när", "så", "inte", "än", "utan", "genom", "mot", "efter", "hur",
-    "vad", "vår", "våra", "sin", "sina", "dess", "deras", "the", "of", "and",
+    "vad", "vår", "våra", "sin", "sina", "dess", "deras", "över", "hos", "åt", "enligt", "kring", "bland",
+    "the", "of", "and",
 }
 
 # Abbreviations after which a period does not end a sentence (lower-cased, without the final period).
@@ -36,6 +39,9 @@ ABBREVIATIONS = {
     "st", "t.ex", "e.d", "o.d", "mfl", "mm", "tex", "bla", "avd", "ang", "bil", "tel", "doc", "leg", "spec",
     "jmf", "fig", "tab", "art", "pkt", "p", "f", "ff", "forts", "u.å", "d", "ds", "sou",
 }
+# Abbreviations that close a list or a reference and so often end a sentence ("läkare, sjuksköterskor
+# m.m. Kommunen …"): before a capital letter they end it.
+SENTENCE_FINAL_ABBREVIATIONS = {"m.m", "mm", "m.fl", "mfl", "osv", "o.s.v", "etc", "o.d", "e.d", "f", "ff"}
 _SPLIT_CANDIDATE = re.compile(r"([.!?]+)([\"”’)]*)(\s+)(?=[\"“”(]?[A-ZÅÄÖ0-9•–-])")
 
 
@@ -58,8 +64,7 @@ class Segmenter:
     # -- blocks -------------------------------------------------------------------------------
     def _blocks(self, lines: list[str], gaps: list[int]) -> list[_Block]:
         content = [i for i, t in enumerate(lines) if t]
-        widths = sorted(len(lines[i]) for i in content if len(lines[i].split()) >= 5) or [80]
-        p90 = widths[int(0.9 * (len(widths) - 1))]
+        p90 = self._full_width(lines, content)
         typical_gap = statistics.median_low([gaps[i] for i in content]) if content else 0
         nxt = {a: b for a, b in zip(content, content[1:])}
         blocks: list[_Block] = []
@@ -111,6 +116,23 @@ class Segmenter:
                     b.kind, b.depth = "heading", 50
         return blocks
 
+    @staticmethod
+    def _full_width(lines: list[str], content: list[int]) -> int:
+        """The document's full line width: what wrapped lines (continued in lower case) reach.
+
+        Lines that end a paragraph or hold one sentence say nothing about the page width; with
+        too few wrapped lines to measure (a short answer, a line per sentence or paragraph), the
+        longest line or a typical A4 line, whichever is longer.
+        """
+        wrapped = sorted(
+            len(lines[i])
+            for i, j in zip(content, content[1:])
+            if len(lines[i].split()) >= 5 and not SENTENCE_END.search(lines[i]) and lines[j][:1].islower()
+        )
+        if len(wrapped) >= 3:
+            return wrapped[int(0.9 * (len(wrapped) - 1))]
+        return max([len(lines[i]) for i in content] + [TYPICAL_LINE_WIDTH])
+
     def _numbered_heading_ok(self, line: str, m) -> bool:
         words = line.split()
         if len(words) > 25 or line.rstrip().endswith((".", ",", ";")) and len(words) > 3:
@@ -150,9 +172,9 @@ class Segmenter:
             if block.kind == "heading":
                 while path and (path[-1][0] >= block.depth or not _contains(path[-1][2], block.number)):
                     path.pop()
-                heading_text = BULLET.sub("", joined).strip()
-                sentences.append(self._sentence(doc, len(sentences), heading_text, cmap, 0, len(joined), path, bi, heading=True))
-                path.append((block.depth, heading_text, block.number))
+                heading = self._sentence(doc, len(sentences), joined, cmap, 0, len(joined), path, bi, heading=True)
+                sentences.append(heading)
+                path.append((block.depth, heading.text, block.number))
                 continue
             for s, e in split_sentences(joined):
                 piece = joined[s:e]
@@ -176,8 +198,17 @@ class Segmenter:
 
     @staticmethod
     def _sentence(doc, index, piece, cmap, s, e, path, block, heading=False, bullet=False) -> Sentence:
-        start, end = doc.span(cmap[s], cmap[e - 1] + 1)
-        clean = BULLET.sub("", piece.strip()) if bullet or heading else piece.strip()
+        """`piece` is joined[s:e]; the span covers its text without the bullet mark and outer spaces."""
+        lead = len(piece) - len(piece.lstrip())
+        if bullet or heading:
+            m = BULLET.match(piece[lead:])
+            if m:
+                lead += m.end()
+        clean = piece[lead:].strip()
+        if not clean:
+            lead, clean = 0, piece.strip()
+        trail = len(piece) - lead - len(piece[lead:].rstrip())
+        start, end = doc.span(cmap[s + lead], cmap[e - 1 - trail] + 1)
         return Sentence(
             doc_id=doc.doc_id,
             index=index,
@@ -205,8 +236,9 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     for m in _SPLIT_CANDIDATE.finditer(text):
         end_punct = m.start(1)
         before = text[start:end_punct].split()
-        word = before[-1].lower() if before else ""
-        if m.group(1) == "." and _is_abbreviation(word, text[m.end() :]):
+        word = before[-1] if before else ""
+        rest = text[m.end() :]
+        if m.group(1) == "." and _is_abbreviation(word, rest) and not _ends_sentence(word.lower(), rest):
             continue
         spans.append((start, m.end(2)))
         start = m.end()
@@ -215,12 +247,20 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _ends_sentence(word: str, rest: str) -> bool:
+    """A list-closing abbreviation followed by a capitalised word: the sentence ends there."""
+    return word.lstrip("(\"“”") in SENTENCE_FINAL_ABBREVIATIONS and rest.lstrip("\"“”(")[:1].isupper()
+
+
 def _is_abbreviation(word: str, rest: str) -> bool:
+    """`word` as written (case kept: "K." in "Kerstin K. Carlsson" is an initial)."""
     word = word.lstrip("(\"“”")
+    initial = len(word) == 1 and word.isupper()
+    word = word.lower()
     if word in ABBREVIATIONS or word.rstrip(".") in ABBREVIATIONS:
         return True
-    if re.fullmatch(r"(\w\.)+\w", word):  # t.ex, bl.a, m.m style, whatever the letters
+    if re.fullmatch(r"([^\W\d_]\.)+[^\W\d_]", word):  # t.ex, bl.a, m.m style, whatever the letters (not 4.1)
         return True
-    if re.fullmatch(r"[A-ZÅÄÖ]", word.upper()) and len(word) == 1 and word.isupper():
+    if initial:
         return True  # an initial: "K. Carlsson"
     return False

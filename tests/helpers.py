@@ -1,0 +1,99 @@
+"""Builders shared by the foundation tests: documents from raw text, a small synthetic catalog.
+
+Nothing here reads the network or the embed stage. Import as `from helpers import …` (pytest puts
+tests/ on sys.path because the folder has no __init__.py).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pipeline.ingest import normalise
+from pipeline.records import Catalog, Document, Proposal
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS_DIR = ROOT / "data" / "sou-2024-72"
+DOCS_DIR = CORPUS_DIR / "docs"
+CATALOG_PATH = CORPUS_DIR / "proposals.yaml"
+LABELS_PATH = CORPUS_DIR / "labels" / "stance.jsonl"
+
+
+def make_doc(raw: str, doc_id: str = "svar") -> Document:
+    """A Document from raw text, exactly as read_document would build it from a UTF-8 .txt."""
+    text, offsets = normalise(raw)
+    return Document(doc_id=doc_id, path=f"{doc_id}.txt", raw=raw, text=text, offsets=offsets)
+
+
+def collapse(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+# Words after which a line-end hyphen is a suspended compound ("hälso- och sjukvård", "vård- eller omsorg").
+SUSPENDED_COMPOUND_NEXT = {"och", "eller", "samt", "respektive", "resp", "som", "till", "men", "än"}
+
+
+def dehyphenate(raw: str) -> str:
+    """What a reader makes of a raw slice: line-end hyphens undone, whitespace collapsed.
+
+    Written from the rules (not from the ingest code): a word broken at a line end joins up
+    (`instäm-` + `mer`); a suspended compound keeps hyphen and space (`hälso-` + `och`); a date or
+    an upper-case continuation keeps the hyphen without a space (`2025-02-` + `13`, `MAS-` + `MAR`).
+    """
+
+    def join(m: re.Match) -> str:
+        head, nxt = m.group(1), m.group(2)
+        if nxt.lower() in SUSPENDED_COMPOUND_NEXT:
+            return f"{head}- {nxt}"
+        if nxt[:1].islower():
+            return head + nxt
+        return f"{head}-{nxt}"
+
+    return collapse(re.sub(r"(\w)-[ \t]*\n\s*(\w+)", join, raw))
+
+
+def quote_pattern(quote: str) -> re.Pattern:
+    """A gold evidence quote as a pattern over normalised text.
+
+    LABELING.md: quotes are whitespace-normalised and keep a hyphen that ended a line (`instäm-mer`),
+    which normalised text has undone (`instämmer`); a hyphen inside a word may be either kind, so it
+    is optional. Everything else must match exactly.
+    """
+    parts = re.split(r"(?<=[a-zåäöé])-(?=[a-zåäöé])", collapse(quote))
+    return re.compile("-?".join(re.escape(p) for p in parts))
+
+
+# A small inquiry of our own: six proposals, one of them negatively phrased (like inga-sanktioner).
+CATALOG = Catalog(
+    sou="SOU 2030:1",
+    title="Bättre munhälsa i äldreomsorgen",
+    proposals=(
+        Proposal("tandvardsbidrag", "Ett statligt tandvårdsbidrag för personer över 75 år",
+                 "Personer över 75 år ska få ett statligt tandvårdsbidrag för förebyggande tandvård.", "3.1"),
+        Proposal("inga-sanktioner", "Det bör inte införas sanktioner mot kommuner som brister i tillsynen",
+                 "Utredningen bedömer att sanktioner mot kommuner som brister i tillsynen av äldreboenden inte bör införas.",
+                 "3.2", kind="bedomning"),
+        Proposal("munhalsoregister", "Ett nationellt register över munhälsobedömningar inrättas",
+                 "Inspektionen för vård och omsorg ska föra ett nationellt register över munhälsobedömningar i äldreomsorgen.",
+                 "4.1"),
+        Proposal("munvardsutbildning", "Utbildning i munvård för omsorgspersonal",
+                 "Omsorgspersonal i äldreomsorgen ska erbjudas utbildning i daglig munvård.", "5.2"),
+        Proposal("tandhygienist-hemtjanst", "Tandhygienister knyts till hemtjänsten",
+                 "Varje kommun ska ha tillgång till tandhygienister som gör hembesök hos brukare inom hemtjänsten.", "5.3"),
+        Proposal("forskningsprogram", "Ett forskningsprogram om munhälsa och demens",
+                 "Vetenskapsrådet får i uppdrag att inrätta ett forskningsprogram om munhälsa hos personer med demenssjukdom.",
+                 None),
+    ),
+    path="synthetic-catalog",
+)
+
+
+def predict(raw: str, catalog: Catalog = CATALOG, doc_id: str = "svar"):
+    """{proposal_id: Prediction} of the lexicon baseline (with the lexical linker) on one raw document."""
+    from pipeline.classify import LexiconClassifier
+    from pipeline.link import LexicalLinker
+    from pipeline.segment import Segmenter
+
+    doc = make_doc(raw, doc_id)
+    sentences = Segmenter().segment(doc)
+    preds = LexiconClassifier(LexicalLinker()).predict(sentences, catalog)
+    return {p.proposal_id: p for p in preds}, doc

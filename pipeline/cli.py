@@ -19,9 +19,11 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = PROJECT_ROOT / "configs"
 COMMANDS = {
     "predict": "classify the documents in input=<folder or file>; writes predictions.jsonl and matrix.csv",
-    "evaluate": "predict on the labelled corpus of the data config and score against the hand labels",
+    "evaluate": "score on the labelled corpus (a trainable classifier: leave-one-document-out cross-validation)",
+    "train": "cross-validate and fit a trainable classifier on the labelled corpus; writes models/<name>/",
     "download-models": "pre-fetch the hub encoders (kb-sbert, kb-bert) into HF_HOME for offline use",
 }
+CONFIG_GROUPS = {d.name for d in CONFIG_DIR.iterdir() if d.is_dir()}
 log = logging.getLogger("pipeline")
 
 OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
@@ -32,7 +34,10 @@ def usage() -> str:
     lines = ["usage: stance <command> [key=value …]", "", "commands:"]
     lines += [f"  {c:<16} {h}" for c, h in COMMANDS.items()]
     lines += ["", "examples:", "  stance predict input=data/sou-2024-72/docs output=out/",
-              "  stance evaluate output=out/eval embedder=e5-bundled"]
+              "  stance evaluate output=out/eval embedder=e5-bundled",
+              "  stance evaluate output=out/cv classifier=logreg",
+              "  stance train name=logreg-e5 classifier=logreg embedder=e5-bundled",
+              "  stance predict model=models/logreg-e5 input=data/sou-2024-72/docs output=out/"]
     return "\n".join(lines)
 
 
@@ -47,6 +52,9 @@ def _app(cfg: DictConfig) -> float | None:
         elif cfg.command == "evaluate":
             metrics = run.evaluate(cfg, out_dir)
             return metrics.get("cell_accuracy")  # the value a Hydra sweeper optimises
+        elif cfg.command == "train":
+            result = run_train(cfg, out_dir)
+            return result["meta"]["cv"].get("cell_accuracy")
         elif cfg.command == "download-models":
             from .embed import download_models
 
@@ -66,6 +74,12 @@ def _app(cfg: DictConfig) -> float | None:
     return None
 
 
+def run_train(cfg: DictConfig, out_dir: Path) -> dict:
+    from .train import train
+
+    return train(cfg, out_dir)
+
+
 def _fail(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(2)
@@ -83,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     if command == "download-models":  # positional model names: stance download-models kb-sbert
         names = [a for a in rest if "=" not in a and not a.startswith("-")]
         rest = [a for a in rest if a not in names] + ([f"+models=[{','.join(names)}]"] if names else [])
+    # `embedder=null` reads naturally; Hydra spells "no option of this group" as `~embedder`.
+    rest = [f"~{a.split('=')[0]}" if a.split("=", 1)[0] in CONFIG_GROUPS and a.split("=", 1)[1] in ("null", "none") else a
+            for a in rest]
     sys.argv = [f"stance {command}", f"command={command}", *rest]
     try:
         _app()

@@ -55,8 +55,8 @@ def stems(text: str) -> set[str]:
 class LexicalLinker:
     """Scores (sentence, proposal) pairs; `link` returns the proposals a sentence is about."""
 
-    def __init__(self, min_sentence_score: float = 5.0, relative: float = 0.6, min_heading_score: float = 2.0,
-                 section_weight: float = 2.0, generic_weight: float = 0.3):
+    def __init__(self, min_sentence_score: float = 2.0, relative: float = 0.6, min_heading_score: float = 0.8,
+                 section_weight: float = 0.8, generic_weight: float = 0.3):
         self.min_sentence_score = min_sentence_score
         self.relative = relative
         self.min_heading_score = min_heading_score
@@ -69,8 +69,9 @@ class LexicalLinker:
         df = Counter(t for ts in self.terms_.values() for t in ts)
         generic = stems(catalog.title)
         n = len(catalog.proposals)
+        # A word found in one proposal only weighs 1, whatever the catalog's size.
         self.weights_ = {
-            t: math.log(1 + n / df[t]) * (self.generic_weight if t in generic else 1.0) for t in df
+            t: math.log(1 + n / df[t]) / math.log(1 + n) * (self.generic_weight if t in generic else 1.0) for t in df
         }
         return self
 
@@ -164,7 +165,7 @@ class HybridLinker(LexicalLinker):
 
     uses_embeddings = True
 
-    def __init__(self, embedding_weight: float = 2.0, min_z: float = 1.5, **kwargs):
+    def __init__(self, embedding_weight: float = 0.8, min_z: float = 1.5, **kwargs):
         super().__init__(**kwargs)
         self.embedding_weight = embedding_weight
         self.min_z = min_z

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from . import lexicon_sv as lex
 from .link import LexicalLinker
@@ -68,12 +69,25 @@ class Cues:
         return None, 0
 
 
+_CLAUSE_BREAK = re.compile(r"[,;:.!?]")
+
+
 def _negated(text: str, start: int, end: int) -> bool:
-    """A negator within the cue, up to three words before it, or two words after its first word."""
-    before = re.findall(r"\w+", text[max(0, start - 40) : start])[-3:]
-    inside = re.findall(r"\w+", text[start:end])
-    after_first = re.findall(r"\w+", text[start:])[1:3]
-    return any(w.lower() in lex.NEGATORS for w in before + inside[1:] + after_first)
+    """A negator within the cue, up to three words before it, or two words after its first word.
+
+    The window stays inside the cue's clause ("tillstyrker förslaget, inte minst …" is not negated),
+    and a negator that only emphasises ("inte minst", "inte bara") does not count.
+    """
+    before = re.findall(r"\w+", _CLAUSE_BREAK.split(text[max(0, start - 40) : start])[-1])
+    after = re.findall(r"\w+", _CLAUSE_BREAK.split(text[start:])[0])
+    words = [w.lower() for w in before + after]
+    n_inside = len(re.findall(r"\w+", text[start:end]))
+    nb = len(before)
+    window = list(range(max(0, nb - 3), nb)) + list(range(nb + 1, min(len(words), nb + max(n_inside, 3))))
+    return any(
+        words[i] in lex.NEGATORS and (i + 1 == len(words) or words[i + 1] not in lex.NOT_NEGATING_NEXT)
+        for i in window
+    )
 
 
 def read_cues(sentence: Sentence) -> Cues:
@@ -141,15 +155,30 @@ def negated_target(p: Proposal) -> bool:
     return bool(lex.NEGATED_TARGET.search(p.title))
 
 
+class Reading(NamedTuple):
+    """What one sentence says about one proposal: its stance (None: no position), strength 2 for an
+    explicit position and 1 for a lean, and the probability a trained model gives it (None for rules)."""
+
+    stance: str | None
+    weight: int = 2
+    prob: float | None = None
+
+
 class LexiconClassifier:
-    """Rule-based stance classifier: the baseline every trained model must beat. `fit` learns nothing."""
+    """Rule-based stance classifier: the baseline every trained model must beat. `fit` learns nothing.
+
+    `predict` = link + read cues + `aggregate`. Trained classifiers (pipeline/learn.py) reuse
+    `aggregate` with their own sentence-level `readings`, so the structure of a decision (specific
+    overrides general, general statements propagate, description is not stance, comments without a
+    position are neutral) is the same for every classifier; only who reads the sentences differs.
+    """
 
     def __init__(self, linker: LexicalLinker | None = None, general_score: float = 0.6, comment_score: float = 0.5):
         self.linker = linker
         self.general_score = general_score
         self.comment_score = comment_score
 
-    def fit(self, documents=None, labels=None) -> "LexiconClassifier":
+    def fit(self, documents=None, labels=None, *args, **kwargs) -> "LexiconClassifier":
         return self
 
     @property
@@ -158,81 +187,146 @@ class LexiconClassifier:
 
     def predict(self, doc_sentences: list[Sentence], catalog: Catalog, sentence_vectors=None,
                 proposal_vectors=None) -> list[Prediction]:
-        linker = (self.linker or LexicalLinker()).fit(catalog)
-        links = linker.link(doc_sentences, sentence_vectors, proposal_vectors)
+        links = self.links(doc_sentences, catalog, sentence_vectors, proposal_vectors)
         cues = [read_cues(s) for s in doc_sentences]
+        return self.aggregate(doc_sentences, catalog, cues, links)
+
+    def links(self, doc_sentences: list[Sentence], catalog: Catalog, sentence_vectors=None,
+              proposal_vectors=None) -> list[dict[str, float]]:
+        """For each sentence, {proposal_id: link strength} (see LexicalLinker.link)."""
+        linker = (self.linker or LexicalLinker()).fit(catalog)
+        return linker.link(doc_sentences, sentence_vectors, proposal_vectors)
+
+    @staticmethod
+    def lexicon_reading(c: Cues, p: Proposal, general: bool = False) -> Reading:
+        """The lexicon's reading of a sentence toward `p`: its polarity, flipped for a negatively
+        phrased target when the sentence argues about the action rather than the proposal."""
+        stance, w = c.polarity()
+        if not general and stance in _FLIP and negated_target(p) and not c.about_proposal:
+            stance = _FLIP[stance]  # arguing against sanctions supports "no sanctions"
+        return Reading(stance, w)
+
+    def aggregate(self, doc_sentences: list[Sentence], catalog: Catalog, cues: list[Cues],
+                  links: list[dict[str, float]], readings: list[dict[str, Reading]] | None = None) -> list[Prediction]:
+        """One Prediction per proposal from sentence-level readings.
+
+        `readings[i][proposal_id]` is sentence i's reading toward that proposal (absent: no position);
+        None reads every sentence with the lexicon. With readings given, only sentences that carry
+        one take part, description sentences included (the model has seen them), and a general
+        statement's stance toward a proposal is its reading toward that proposal.
+        """
         doc_id = doc_sentences[0].doc_id if doc_sentences else ""
         order = {p.id: i for i, p in enumerate(catalog.proposals)}
-
-        explicit: dict[str, list[tuple[Sentence, Cues, float]]] = {p.id: [] for p in catalog.proposals}
-        generals: list[tuple[Sentence, Cues, int]] = []  # (sentence, cues, last catalog index addressed before)
+        explicit: dict[str, list[tuple]] = {p.id: [] for p in catalog.proposals}
+        # (sentence, cues, last catalog index addressed before, readings, proposals addressed before)
+        generals: list[tuple] = []
         last_addressed = -1
-        for s, c, ln in zip(doc_sentences, cues, links):
-            if s.is_heading or c.description:
+        addressed: set[str] = set()
+        for i, (s, c, ln) in enumerate(zip(doc_sentences, cues, links)):
+            if s.is_heading:
+                continue
+            rd = None if readings is None else readings[i]
+            if c.description and (rd is None or not any(r.stance for r in rd.values())):
                 continue
             if c.general:
-                generals.append((s, c, last_addressed))
+                generals.append((s, c, last_addressed, rd, frozenset(addressed)))
                 continue
             for pid, strength in ln.items():
-                explicit[pid].append((s, c, strength))
-                if c.has_position:
+                explicit[pid].append((s, c, strength, rd))
+                positioned = c.has_position if rd is None else rd.get(pid, Reading(None)).stance is not None
+                if positioned:
                     last_addressed = max(last_addressed, order[pid])
-
-        preds = []
-        for p in catalog.proposals:
-            preds.append(self._decide(doc_id, p, explicit[p.id], generals, order[p.id]))
-        return preds
+                    addressed.add(pid)
+            if rd is not None:  # a trained model may find a stance toward a proposal the linker missed
+                for pid, r in rd.items():
+                    if pid not in ln and r.stance is not None:
+                        explicit[pid].append((s, c, 0.0, rd))
+                        last_addressed = max(last_addressed, order[pid])
+                        addressed.add(pid)
+        return [self._decide(doc_id, p, explicit[p.id], generals, order[p.id]) for p in catalog.proposals]
 
     def _decide(self, doc_id, p: Proposal, items, generals, index) -> Prediction:
-        flip = negated_target(p)
-        votes = []  # (stance, strength, sentence)
-        for s, c, strength in items:
-            stance, w = c.polarity()
-            if stance is None:
+        votes = []  # (stance, strength, sentence, link strength, probability)
+        none_probs = []
+        for s, c, strength, rd in items:
+            r = self.lexicon_reading(c, p) if rd is None else rd.get(p.id, Reading(None))
+            if r.stance is None:
+                if r.prob is not None:
+                    none_probs.append(r.prob)
                 continue
-            if flip and stance in _FLIP and not c.about_proposal:
-                stance = _FLIP[stance]  # arguing against sanctions supports "no sanctions"
-            votes.append((stance, w, s, strength))
-        general = self._general(generals, index, flip)
+            votes.append((r.stance, r.weight, s, strength, r.prob))
+        general = self._general(generals, index, negated_target(p), p)
+        # A neutral lean is a comment without a position (the lexicon's neutral is always explicit,
+        # "tar inte ställning"): it yields to a general statement, as LABELING.md has it.
+        comments = [v for v in votes if v[0] == "neutral" and v[1] < 2]
+        votes = [v for v in votes if not (v[0] == "neutral" and v[1] < 2)]
         if votes:
             stance, score, ev = self._aggregate(votes)
             return Prediction(doc_id, p.id, stance, score, "explicit", ev)
         if general is not None:
-            stance, s = general
-            return Prediction(doc_id, p.id, stance, self.general_score, "general", [_evidence(s)])
-        direct = [s for s, c, strength in items if strength > 1.0]
+            stance, s, *prob = general
+            score = prob[0] if prob and prob[0] is not None else self.general_score
+            return Prediction(doc_id, p.id, stance, score, "general", [_evidence(s)])
+        if comments:
+            comments.sort(key=lambda v: (-(v[4] or 0.0), -v[3]))
+            score = max((v[4] for v in comments if v[4] is not None), default=self.comment_score)
+            return Prediction(doc_id, p.id, "neutral", score, "explicit", [_evidence(v[2]) for v in comments[:3]])
+        direct = [s for s, c, strength, rd in items if strength > 1.0 and not c.description]
         if direct:
             # Addressed by name, no position taken: a comment.
             return Prediction(doc_id, p.id, "neutral", self.comment_score, "explicit", [_evidence(x) for x in direct[:3]])
+        if none_probs:
+            return Prediction(doc_id, p.id, "none", min(none_probs), None, [])
         return Prediction(doc_id, p.id, "none", 0.9 if not items else 0.6, None, [])
 
     @staticmethod
-    def _general(generals, index, flip):
-        """The last general statement that covers this proposal: all of them, or the rest after it."""
+    def _general(generals, index, flip, proposal: Proposal | None = None):
+        """The last general statement that covers this proposal: all of them, or the ones not addressed before it.
+
+        "Övriga förslag" are those the respondent has not taken a position on so far, wherever they
+        stand in the catalog; a statement on a group ("de förslag som …") covers those after the last
+        one addressed. Returns (stance, sentence) for the lexicon, (stance, sentence, probability) for readings.
+        """
         found = None
-        for s, c, last in generals:
-            if c.general_rest and index <= last:
+        for s, c, last, *rest in generals:
+            done = rest[1] if len(rest) > 1 else None
+            if c.general_rest and (index <= last if done is None or proposal is None else proposal.id in done):
                 continue
             if not c.general_rest and last >= 0 and index <= last and _scoped(s):
                 continue
-            stance, _ = c.polarity()
-            if stance in ("support", "oppose", "mixed"):
-                found = (stance, s)
+            rd = rest[0] if rest else None
+            if rd is None:
+                stance, _ = c.polarity()
+                if stance in ("support", "oppose", "mixed"):
+                    found = (stance, s)
+            else:
+                r = rd.get(proposal.id, Reading(None)) if proposal is not None else Reading(None)
+                if r.stance in ("support", "oppose", "mixed"):
+                    found = (r.stance, s, r.prob)
         return found
 
     @staticmethod
     def _aggregate(votes):
-        strong = {st for st, w, _, _ in votes if w >= 2}
-        evidence = sorted(votes, key=lambda v: (-v[1], -v[3]))
+        """(stance, score, evidence) from votes (stance, strength, sentence, link strength[, probability]).
+
+        Rule scores for the lexicon; with probabilities, the score is the highest probability among
+        the votes that carry the decision.
+        """
+        votes = [tuple(v) + (None,) * (5 - len(v)) for v in votes]
+        strong = {st for st, w, _, _, _ in votes if w >= 2}
+        evidence = sorted(votes, key=lambda v: (-v[1], -v[3], -(v[4] or 0.0)))
         if "mixed" in strong or {"support", "oppose"} <= strong:
             stance, score = "mixed", 0.7
+            carriers = [v for v in votes if v[1] >= 2 and v[0] in ("mixed", "support", "oppose")]
         elif "support" in strong:
             stance, score = "support", 0.9
+            carriers = [v for v in votes if v[1] >= 2 and v[0] == stance]
         elif "oppose" in strong:
             stance, score = "oppose", 0.9
+            carriers = [v for v in votes if v[1] >= 2 and v[0] == stance]
         else:
             lean = {"support": 0, "oppose": 0}
-            for st, w, _, _ in votes:
+            for st, w, _, _, _ in votes:
                 if st in lean:
                     lean[st] += w
             if lean["support"] or lean["oppose"]:
@@ -240,7 +334,11 @@ class LexiconClassifier:
                 score = 0.6
             else:
                 stance, score = "neutral", 0.8
-        ev = [_evidence(s) for st, _, s, _ in evidence if st == stance][:3] or [_evidence(evidence[0][2])]
+            carriers = [v for v in votes if v[0] == stance]
+        probs = [v[4] for v in carriers if v[4] is not None]
+        if probs:
+            score = max(probs)
+        ev = [_evidence(s) for st, _, s, _, _ in evidence if st == stance][:3] or [_evidence(evidence[0][2])]
         return stance, score, ev
 
 

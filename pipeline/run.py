@@ -123,8 +123,13 @@ def _info(encoder) -> dict:
     return info.to_dict() if hasattr(info, "to_dict") else dict(info)
 
 
-def classify_all(cfg: DictConfig, catalog: Catalog, sentences, embeddings, timer: Timer) -> list[Prediction]:
-    classifier = build_classifier(cfg)
+def classify_all(cfg: DictConfig, catalog: Catalog, sentences, embeddings, timer: Timer, classifier=None) -> list[Prediction]:
+    classifier = classifier if classifier is not None else build_classifier(cfg)
+    if getattr(classifier, "trainable", False) and not hasattr(classifier, "classes_"):
+        raise InputError("classifier", f"{type(classifier).__name__} is not trained: predict with model=<artifact of "
+                                       f"`stance train`>, or cross-validate with `stance evaluate`")
+    if embeddings is None and getattr(classifier, "use_embeddings", False):
+        raise InputError("embedder", "this classifier reads embeddings: configure an embedder (e.g. embedder=e5-bundled)")
     preds: list[Prediction] = []
     with timer("classify"):
         for doc_id, sents in sentences.items():
@@ -138,6 +143,33 @@ def classify_all(cfg: DictConfig, catalog: Catalog, sentences, embeddings, timer
 def build_classifier(cfg: DictConfig):
     linker = instantiate(cfg.linker) if cfg.get("linker") is not None else None
     return instantiate(cfg.classifier, linker=linker)
+
+
+def overridden(group: str) -> bool:
+    """Whether the command line set `group` (or a key under it): an artifact's setting yields to it."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        task = HydraConfig.get().overrides.task
+    except Exception:  # not under Hydra
+        return False
+    return any(o.lstrip("+~").split("=", 1)[0].split(".", 1)[0] == group for o in task)
+
+
+def with_artifact(cfg: DictConfig, artifact) -> DictConfig:
+    """The run's config with the artifact's segmenter, linker and classifier (what the model was trained
+    with) and its embedder unless the command line names one (then the encoders must match)."""
+    import copy
+
+    from omegaconf import open_dict
+
+    eff = copy.deepcopy(cfg)
+    with open_dict(eff):
+        for group in ("segmenter", "linker", "classifier", "embedder"):
+            if group == "embedder" and overridden("embedder"):
+                continue
+            eff[group] = artifact.config.get(group)
+    return eff
 
 
 def manifest(cfg: DictConfig, timer: Timer, embed_stats, extra: dict | None = None) -> dict:
@@ -194,49 +226,115 @@ def _versions(names) -> dict:
     return out
 
 
+def _load_model(cfg: DictConfig):
+    """(artifact or None, effective config) for `model=<artifact>`."""
+    if not cfg.get("model"):
+        return None, cfg
+    from .train import load_artifact
+
+    artifact = load_artifact(cfg.model)
+    log.info("model %s (%s, trained %s)", artifact.path, artifact.meta.get("classifier"), artifact.meta.get("created"))
+    return artifact, with_artifact(cfg, artifact)
+
+
+def _model_info(artifact) -> dict | None:
+    if artifact is None:
+        return None
+    m = artifact.meta
+    return {"path": str(artifact.path), "name": m.get("name"), "classifier": m.get("classifier"),
+            "created": m.get("created"), "data_hash": (m.get("training_data") or {}).get("data_hash"),
+            "cv": m.get("cv")}
+
+
 def predict(cfg: DictConfig, out_dir: Path) -> dict:
     timer = Timer()
+    artifact, cfg = _load_model(cfg)
     catalog = load_catalog(cfg.data.catalog)
     segmenter = instantiate(cfg.segmenter)
     paths = find_inputs(cfg.input)
     docs, sentences, errors = read_all(paths, segmenter, timer)
+    classifier = None
+    if artifact is not None:
+        classifier = artifact.build_classifier()
     embeddings, stats = embed_stage(cfg, catalog, sentences, timer)
-    preds = classify_all(cfg, catalog, sentences, embeddings, timer)
+    if artifact is not None:
+        from .train import check_encoder
+
+        check_encoder(artifact, (stats or {}).get("encoder"))
+    preds = classify_all(cfg, catalog, sentences, embeddings, timer, classifier)
     outputs.write_predictions(preds, out_dir)
     outputs.write_matrix(preds, catalog, out_dir)
     outputs.write_errors(errors, out_dir)
-    man = manifest(cfg, timer, stats, {"documents": len(docs), "errors": len(errors)})
+    man = manifest(cfg, timer, stats, {"documents": len(docs), "errors": len(errors), "model": _model_info(artifact)})
     outputs.write_json(man, out_dir / "manifest.json")
     log.info("predict: %d documents, %d errors -> %s", len(docs), len(errors), out_dir)
     return man
 
 
 def evaluate(cfg: DictConfig, out_dir: Path) -> dict:
+    """Score on the labelled corpus. A trainable classifier is cross-validated leave-one-document-out
+    (the predictions written are the held-out ones); `model=<artifact>` scores a trained model as is."""
     from .evaluate import evaluate as score
     from .evaluate import format_summary, write_metrics
+    from .learn import is_trainable, link_evaluation
+    from .train import CV_PROTOCOL, check_encoder, cross_validate, load_corpus
 
     timer = Timer()
-    catalog = load_catalog(cfg.data.catalog)
-    segmenter = instantiate(cfg.segmenter)
-    paths = find_inputs(cfg.data.docs)
-    docs, sentences, errors = read_all(paths, segmenter, timer)
-    labels = load_labels(cfg.data.labels, catalog, doc_ids=[p.stem for p in paths])
-    embeddings, stats = embed_stage(cfg, catalog, sentences, timer)
-    preds = classify_all(cfg, catalog, sentences, embeddings, timer)
+    artifact, cfg = _load_model(cfg)
+    corpus = load_corpus(cfg, timer)
+    catalog, sentences, labels, embeddings, stats = (corpus.catalog, corpus.sentences, corpus.labels,
+                                                     corpus.embeddings, corpus.embed_stats)
+    extra: dict = {}
+    if artifact is not None:
+        check_encoder(artifact, (stats or {}).get("encoder"))
+        classifier = artifact.build_classifier()
+        preds = classify_all(cfg, catalog, sentences, embeddings, timer, classifier)
+        trained_on = set((artifact.meta.get("training_data") or {}).get("documents") or [])
+        seen = sorted(trained_on & set(corpus.doc_ids))
+        if seen:
+            log.warning("model %s was trained on %d of these documents: these numbers are optimistic; its "
+                        "cross-validated metrics are in %s", artifact.path, len(seen), artifact.path / "metrics.json")
+        extra["protocol"] = ("trained model, scored on documents it was trained on (optimistic)" if seen
+                             else "trained model, held-out documents")
+    else:
+        classifier = build_classifier(cfg)
+        if is_trainable(classifier):
+            if getattr(classifier, "use_embeddings", False) and embeddings is None:
+                raise InputError("embedder", "this classifier reads embeddings: configure an embedder (e.g. "
+                                             "embedder=e5-bundled)")
+            with timer("cross_validate"):
+                preds, folds = cross_validate(lambda: build_classifier(cfg), corpus)
+            extra["protocol"] = CV_PROTOCOL
+            extra["folds"] = folds
+        else:
+            preds = classify_all(cfg, catalog, sentences, embeddings, timer, classifier)
+            extra["protocol"] = "no training (rules)"
     with timer("evaluate"):
         metrics = score(preds, labels)
+        extra["linking"] = link_evaluation(classifier, catalog, sentences, embeddings, labels)
     outputs.write_predictions(preds, out_dir)
-    outputs.write_errors(errors, out_dir)
-    man = manifest(cfg, timer, stats, {"documents": len(docs), "errors": len(errors)})
+    outputs.write_errors(corpus.errors, out_dir)
+    man = manifest(cfg, timer, stats, {"documents": len(sentences), "errors": len(corpus.errors),
+                                       "model": _model_info(artifact)})
     outputs.write_json(man, out_dir / "manifest.json")
     write_metrics(
         metrics,
         out_dir,
-        extra={"encoder": man["encoder"], "manifest": man, "config": OmegaConf.to_container(cfg, resolve=True)},
+        extra={**extra, "encoder": man["encoder"], "manifest": man, "config": OmegaConf.to_container(cfg, resolve=True)},
         confusion_png=cfg.evaluation.confusion_png,
     )
+    metrics = {**metrics, **extra}
     print(f"encoder: {_encoder_line(man['encoder'])}")
+    print(f"protocol: {extra['protocol']}")
     print(format_summary(metrics))
+    link = extra["linking"]
+    print(f"\nlinking: precision {link['precision']:.3f}, recall {link['recall']:.3f}, F1 {link['f1']:.3f} "
+          f"(n_gold {link['n_gold']}); explicit cells with an evidence sentence linked "
+          f"{link['cells_with_evidence_linked']:.3f}")
+    if "folds" in extra:
+        print("\nfolds (held-out document: cell accuracy):")
+        for doc_id, f in extra["folds"].items():
+            print(f"  {doc_id}: {f['cell_accuracy']:.3f}")
     log.info("evaluate -> %s", out_dir)
     return metrics
 

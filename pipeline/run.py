@@ -20,7 +20,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from . import outputs
-from .data import load_catalog, load_labels
+from .data import load_catalog
 from .ingest import SUPPORTED_SUFFIXES, read_document
 from .records import Catalog, Document, InputError, Prediction, Sentence
 

@@ -271,11 +271,21 @@ def train(cfg: DictConfig, out_dir: Path) -> dict:
         from .classify import LexiconClassifier
 
         base = LexiconClassifier(linker=probe.linker, general_score=probe.general_score, comment_score=probe.comment_score)
-        baseline = summary(score(predict_docs(base, corpus, corpus.doc_ids), corpus.labels))
+        base_preds = predict_docs(base, corpus, corpus.doc_ids)
+        baseline = summary(score(base_preds, corpus.labels))
+        lexicon_cells = {(q.doc_id, q.proposal_id): q.stance for q in base_preds}
+        baseline["cells_differing_from_cv"] = sum(lexicon_cells.get((q.doc_id, q.proposal_id)) != q.stance
+                                                  for q in cv_preds)
     with timer("fit"):
         clf = fit_on(make, corpus, corpus.doc_ids)
     encoder = (corpus.embed_stats or {}).get("encoder")
     resolved = OmegaConf.to_container(cfg, resolve=True)
+    if encoder and encoder.get("fallback_from") and cfg.embedder.get("fallback"):
+        # The model is tied to the encoder that actually ran: record its config, not the one that
+        # fell back, so that predict with this artifact loads the same encoder on any machine.
+        from .embed import load_config
+
+        resolved["embedder"] = load_config(cfg.embedder.fallback)
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -287,6 +297,7 @@ def train(cfg: DictConfig, out_dir: Path) -> dict:
         "classes": [str(c) for c in clf.classes_],
         "hyperparameters": clf.hyperparameters(),
         "encoder": encoder,
+        "embedder_requested": (cfg.embedder.get("name") if cfg.get("embedder") is not None else None),
         "training_data": {
             "data_hash": run.data_hash(cfg),
             "sou": corpus.catalog.sou,
@@ -312,7 +323,7 @@ def train(cfg: DictConfig, out_dir: Path) -> dict:
         outputs.write_json(metrics, tmp / "metrics.json")
         outputs.write_predictions(cv_preds, tmp)
         os.replace(tmp / "predictions.jsonl", tmp / "cv_predictions.jsonl")
-        outputs.atomic_write(tmp / "MODEL_CARD.md", model_card(meta, metrics))
+        outputs.atomic_write(tmp / "MODEL_CARD.md", model_card(meta, metrics, final))
 
     _write_atomic_dir(final, write, bool(cfg.get("overwrite", False)))
     man = run.manifest(cfg, timer, corpus.embed_stats, {"model": str(final), "documents": len(corpus.doc_ids)})
@@ -340,7 +351,16 @@ def _fmt(x) -> str:
     return "-" if x is None else f"{x:.3f}"
 
 
-def model_card(meta: dict, metrics: dict) -> str:
+def _shown(path: Path) -> str:
+    from .run import PROJECT_ROOT
+
+    try:
+        return str(Path(path).resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def model_card(meta: dict, metrics: dict, path=None) -> str:
     cv, base = meta["cv"], meta["lexicon_baseline"]
     enc = meta.get("encoder") or {}
     td = meta["training_data"]
@@ -365,7 +385,7 @@ Drafting a *remissammanställning*: for every (response, proposal) a stance (sup
 neutral, none) with evidence sentences as offsets into the original file, for an analyst to check.
 Not for deciding anything without reading the evidence. Swedish remissvar only.
 
-    stance predict model={Path('models') / meta['name']} input=<folder> output=<dir>
+    stance predict model={_shown(path) if path else Path('models') / meta['name']} input=<folder> output=<dir>
 
 ## Training data
 {td.get('sou')}: {len(td.get('documents', []))} hand-labelled responses ({', '.join(td.get('documents', []))}),
@@ -387,6 +407,7 @@ documents as they are.
 
 {'This model beats the lexicon baseline on cell accuracy under cross-validation.' if beats else
  'This model does NOT beat the lexicon baseline on cell accuracy under cross-validation: prefer the lexicon.'}
+Cells where the cross-validated predictions differ from the lexicon's: {base.get('cells_differing_from_cv')}.
 
 Per fold:
 

@@ -7,13 +7,13 @@ instead of looking better; predictions for unlabelled cells are ignored but coun
 from __future__ import annotations
 
 import csv
-import json
 import re
 from collections import defaultdict
 from pathlib import Path
 
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
+from .outputs import write_json
 from .records import STANCES, Label, Prediction
 
 NONE = "none"
@@ -272,7 +272,7 @@ def write_metrics(metrics: dict, out_dir, extra: dict | None = None, confusion_p
     """Write metrics.json, confusion.csv, per_document.csv and (optionally) confusion.png into `out_dir`."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _write_json(_merge_extra(metrics, extra), out / "metrics.json")
+    write_json(_merge_extra(metrics, extra), out / "metrics.json")
     _write_confusion_csv(metrics["confusion"], out / "confusion.csv")
     _write_per_document_csv(metrics["per_document"], out / "per_document.csv")
     if confusion_png:
@@ -286,12 +286,6 @@ def _merge_extra(metrics: dict, extra: dict | None) -> dict:
     if clash:
         raise ValueError(f"extra keys collide with metric keys: {', '.join(clash)}")
     return {**metrics, **extra}
-
-
-def _write_json(data: dict, path: Path) -> None:
-    # default=str: config values such as Paths should not make the whole run fail at the last step.
-    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
-    path.write_text(text + "\n", encoding="utf-8")
 
 
 def _write_confusion_csv(confusion: dict, path: Path) -> None:

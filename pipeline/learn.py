@@ -33,6 +33,7 @@ from sklearn.base import BaseEstimator
 
 from .classify import Cues, LexiconClassifier, Reading, negated_target, read_cues
 from .evaluate import quotes_overlap
+from .outputs import write_json
 from .records import STANCES, Catalog, Label, Prediction, Sentence
 
 log = logging.getLogger(__name__)
@@ -439,7 +440,7 @@ class LogRegClassifier(TrainableClassifier):
         os.chmod(directory / "weights.safetensors", 0o644)
         spec = {"classes": [str(c) for c in self.classes_], "features": self.features_.spec(),
                 "hyperparameters": self.hyperparameters()}
-        (directory / "features.json").write_text(json.dumps(spec, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_json(spec, directory / "features.json")
         return {"weights": ["weights.safetensors", "features.json"]}
 
     @classmethod
@@ -623,7 +624,7 @@ class FinetuneClassifier(TrainableClassifier):
         spec = {"classes": [str(c) for c in self.classes_], "hyperparameters": self.hyperparameters(),
                 "base_model": {"model": str(self.model), "revision": _resolved_revision(str(self.model), self.revision)},
                 "train_loss": getattr(self, "train_loss_", None), "train_steps": getattr(self, "train_steps_", None)}
-        (directory / "finetune.json").write_text(json.dumps(spec, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_json(spec, directory / "finetune.json")
         return {"weights": ["model/", "finetune.json"]}
 
     @classmethod

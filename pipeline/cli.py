@@ -21,6 +21,8 @@ COMMANDS = {
     "predict": "classify the documents in input=<folder or file>; writes predictions.jsonl and matrix.csv",
     "evaluate": "score on the labelled corpus (a trainable classifier: leave-one-document-out cross-validation)",
     "train": "cross-validate and fit a trainable classifier on the labelled corpus; writes models/<name>/",
+    "merge": "join the output folders of sharded predict runs: stance merge <folders or multirun folder…> output=<dir>",
+    "compare": "compare evaluate runs: stance compare <run or multirun folders…> [--metric macro_f1] [--output DIR]",
     "download-models": "pre-fetch the hub encoders (kb-sbert, kb-bert) into HF_HOME for offline use",
 }
 CONFIG_GROUPS = {d.name for d in CONFIG_DIR.iterdir() if d.is_dir()}
@@ -34,6 +36,11 @@ def usage() -> str:
     lines = ["usage: stance <command> [key=value …]", "", "commands:"]
     lines += [f"  {c:<16} {h}" for c, h in COMMANDS.items()]
     lines += ["", "examples:", "  stance predict input=data/sou-2024-72/docs output=out/",
+              "  stance predict -m input=responses/ output=out/shards data.num_shards=4 'data.shard=range(4)' "
+              "hydra/launcher=joblib",
+              "  stance merge out/shards output=out/all",
+              "  stance evaluate -m experiment='glob(*)' output=out/experiments",
+              "  stance compare out/experiments",
               "  stance evaluate output=out/eval embedder=e5-bundled",
               "  stance evaluate output=out/cv classifier=logreg",
               "  stance train name=logreg-e5 classifier=logreg embedder=e5-bundled",
@@ -63,15 +70,25 @@ def _app(cfg: DictConfig) -> float | None:
                 print(f"{name}: {path}")
         else:
             raise InputError("command", f"unknown command '{cfg.command}'")
-    except InputError as e:
-        _fail(str(e))
     except Exception as e:  # one-line errors for the expected user-facing failures
         from .embed import EncoderUnavailable
 
-        if isinstance(e, EncoderUnavailable):
-            _fail(str(e))
-        raise
+        if not isinstance(e, (InputError, EncoderUnavailable)):
+            raise
+        if _in_sweep():  # one failed job must not end the sweep: record it for `stance compare`
+            from .outputs import write_json
+
+            log.error("job failed: %s", e)
+            write_json({"error": str(e), "overrides": list(HydraConfig.get().overrides.task)}, out_dir / "failed.json")
+            return None
+        _fail(str(e))
     return None
+
+
+def _in_sweep() -> bool:
+    from hydra.types import RunMode
+
+    return HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 def run_train(cfg: DictConfig, out_dir: Path) -> dict:
@@ -94,6 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     if command not in COMMANDS:
         print(f"error: unknown command '{command}'\n\n{usage()}", file=sys.stderr)
         return 2
+    if command == "merge":  # not a pipeline run: joins finished output folders
+        from .batch import merge_main
+
+        return merge_main(rest)
+    if command == "compare":
+        from .compare import main as compare_main
+
+        return compare_main(rest)
     if command == "download-models":  # positional model names: stance download-models kb-sbert
         names = [a for a in rest if "=" not in a and not a.startswith("-")]
         rest = [a for a in rest if a not in names] + ([f"+models=[{','.join(names)}]"] if names else [])

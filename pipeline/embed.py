@@ -510,6 +510,47 @@ class CachedEncoder:
         self._index = {k: (name, r) for r, k in enumerate(keys)}
         self._vectors = {name: vectors}
 
+    @contextmanager
+    def _lock(self):
+        """An exclusive lock on this encoder's store while computing misses: concurrent runs that share
+        the encoder (a parallel sweep) then compute each text once, and the later ones hit."""
+        import fcntl
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / ".lock", "a+") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def _refresh(self, todo: dict, out: np.ndarray) -> None:
+        """Index shards written by other processes since this one looked, and fill the misses they cover."""
+        from safetensors import safe_open
+
+        known = {name for name, _ in self._index.values()}
+        for p in self._shards():
+            if p.name in known:
+                continue
+            try:
+                with safe_open(str(p), framework="np") as f:
+                    keys = f.get_tensor("keys")
+            except Exception:  # noqa: BLE001 - unreadable: its texts are recomputed
+                continue
+            for row, k in enumerate(keys):
+                self._index[k.tobytes()] = (p.name, row)
+        for k in list(todo):
+            hit = self._index.get(k)
+            if hit is None:
+                continue
+            try:
+                vec = self._shard_vectors(hit[0])[hit[1]]
+            except FileNotFoundError:
+                continue
+            for i in todo.pop(k):
+                out[i] = vec
+                self.hits += 1
+
     def encode(self, texts, role: str = "sentence") -> np.ndarray:
         texts = list(texts)
         keys = [self._key(self.encoder.model_input(t, role)) for t in texts]
@@ -528,15 +569,19 @@ class CachedEncoder:
                 index.pop(k, None)
                 todo.setdefault(k, []).append(i)
         if todo:
-            miss_keys = list(todo)
-            vectors = np.asarray(self.encoder.encode([texts[todo[k][0]] for k in miss_keys], role), dtype=np.float32)
-            for k, v in zip(miss_keys, vectors):
-                out[todo[k]] = v
-                self.misses += len(todo[k])
-            name = self._write(np.frombuffer(b"".join(miss_keys), dtype=np.uint8).reshape(-1, 32), vectors)
-            self._vectors[name] = vectors
-            for r, k in enumerate(miss_keys):
-                index[k] = (name, r)
+            with self._lock():  # a parallel sweep job with this encoder may be computing the same texts
+                self._refresh(todo, out)
+                if todo:
+                    miss_keys = list(todo)
+                    vectors = np.asarray(self.encoder.encode([texts[todo[k][0]] for k in miss_keys], role),
+                                         dtype=np.float32)
+                    for k, v in zip(miss_keys, vectors):
+                        out[todo[k]] = v
+                        self.misses += len(todo[k])
+                    name = self._write(np.frombuffer(b"".join(miss_keys), dtype=np.uint8).reshape(-1, 32), vectors)
+                    self._vectors[name] = vectors
+                    for r, k in enumerate(miss_keys):
+                        index[k] = (name, r)
         return out
 
 

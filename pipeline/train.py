@@ -76,10 +76,8 @@ def load_corpus(cfg: DictConfig, timer, embedder_cfg=None) -> Corpus:
     from .data import load_catalog, load_labels
 
     catalog = load_catalog(cfg.data.catalog)
-    segmenter = instantiate(cfg.segmenter)
-    paths = run.find_inputs(cfg.data.docs)
-    docs, sentences, errors = run.read_all(paths, segmenter, timer)
-    labels = load_labels(cfg.data.labels, catalog, doc_ids=[p.stem for p in paths])
+    files, sentences, errors = run.read_all(cfg, cfg.data.docs, timer)
+    labels = load_labels(cfg.data.labels, catalog, doc_ids=[f.doc_id for f in files])
     embeddings, stats = run.embed_stage(cfg, catalog, sentences, timer)
     return Corpus(catalog, sentences, labels, embeddings, stats, errors)
 

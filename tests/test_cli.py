@@ -162,7 +162,7 @@ def test_predict_keeps_going_past_bad_files(tmp_path, offline):
         shutil.copy(DOCS_DIR / f"{stem}.txt", inp / f"{stem}.txt")
     (inp / "tomt.txt").write_bytes(b"")
     (inp / "falsk.pdf").write_text("Detta är ingen PDF.\n", encoding="utf-8")
-    (inp / "anteckning.docx").write_bytes(b"PK\x03\x04")  # unsupported: not picked up from a folder
+    (inp / "anteckning.odt").write_bytes(b"PK\x03\x04")  # unsupported type: reported, not read
     out = tmp_path / "out"
     assert run_main(["predict", f"input={inp}", f"output={out}", NO_EMBED]) == 0
 
@@ -179,11 +179,12 @@ def test_predict_keeps_going_past_bad_files(tmp_path, offline):
         assert r[1:] == [by_cell[(r[0], pid)] for pid in catalog_ids()]
 
     errors = {Path(e["path"]).name: e for e in read_jsonl(out / "errors.jsonl")}
-    assert sorted(errors) == ["falsk.pdf", "tomt.txt"]
+    assert sorted(errors) == ["anteckning.odt", "falsk.pdf", "tomt.txt"]
     assert "empty" in errors["tomt.txt"]["error"] and errors["tomt.txt"]["doc_id"] == "tomt"
     assert "not a PDF" in errors["falsk.pdf"]["error"]
+    assert "unsupported file type '.odt'" in errors["anteckning.odt"]["error"]
     man = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    assert man["documents"] == 2 and man["errors"] == 2
+    assert man["documents"] == 2 and man["errors"] == 3
 
 
 def test_predict_one_file(tmp_path, offline):

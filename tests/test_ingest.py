@@ -300,7 +300,7 @@ def test_missing_file_and_folder(tmp_path):
     expect_input_error(tmp_path / "mapp.txt", "not a file")
 
 
-@pytest.mark.parametrize("name", ["svar.docx", "svar.odt", "svar.rtf", "svar"])
+@pytest.mark.parametrize("name", ["svar.doc", "svar.odt", "svar.rtf", "svar"])
 def test_unsupported_suffix(tmp_path, name):
     p = tmp_path / name
     p.write_bytes(b"PK\x03\x04 not really a document")

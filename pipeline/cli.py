@@ -102,6 +102,26 @@ def _fail(message: str) -> None:
     raise SystemExit(2)
 
 
+_VALUE_FLAGS = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd",
+                "--info", "--experimental-rerun"}
+
+
+def _split_flags(args: list[str]) -> tuple[list[str], list[str]]:
+    """Hydra's flags (-m, --cfg job, …) before the overrides: argparse refuses them mixed."""
+    flags, overrides, i = [], [], 0
+    while i < len(args):
+        a = args[i]
+        if a.startswith("-") and not a.startswith("~"):
+            flags.append(a)
+            if a in _VALUE_FLAGS and i + 1 < len(args) and "=" not in args[i + 1]:
+                flags.append(args[i + 1])
+                i += 1
+        else:
+            overrides.append(a)
+        i += 1
+    return flags, overrides
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -125,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     # `embedder=null` reads naturally; Hydra spells "no option of this group" as `~embedder`.
     rest = [f"~{a.split('=')[0]}" if a.split("=", 1)[0] in CONFIG_GROUPS and a.split("=", 1)[1] in ("null", "none") else a
             for a in rest]
-    sys.argv = [f"stance {command}", f"command={command}", *rest]
+    flags, overrides = _split_flags(rest)
+    sys.argv = [f"stance {command}", *flags, f"command={command}", *overrides]
     try:
         _app()
     except SystemExit as e:

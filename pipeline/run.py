@@ -24,6 +24,7 @@ from .records import Catalog, InputError, Prediction, Sentence
 
 log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+RUN_ONLY_KEYS = ("output", "paths", "force", "progress", "workers", "batch_sentences", "overwrite")
 
 
 class Timer:
@@ -151,7 +152,8 @@ def with_artifact(cfg: DictConfig, artifact) -> DictConfig:
 
 def manifest(cfg: DictConfig, timer: Timer, embed_stats, extra: dict | None = None) -> dict:
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    config_json = json.dumps(resolved, sort_keys=True, default=str)
+    # The hash is of what decides the results: not where they go, nor how the work is scheduled.
+    config_json = json.dumps({k: v for k, v in resolved.items() if k not in RUN_ONLY_KEYS}, sort_keys=True, default=str)
     return {
         "command": cfg.command,
         "git": _git_state(),

@@ -42,3 +42,20 @@ def tiny_bert(tmp_path_factory) -> str:
 def tiny_bert_other(tmp_path_factory) -> str:
     """Same architecture and tokenizer, other weights: a 'changed model' for cache tests."""
     return build_bert(tmp_path_factory.mktemp("tiny-bert-other"), seed=1)
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("remiss-cache")
+
+
+@pytest.fixture(scope="session")
+def hf_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("hf-home")  # empty: no hub model is cached
+
+
+@pytest.fixture
+def offline(monkeypatch, cache_dir, hf_home):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("REMISS_CACHE", str(cache_dir))
+    monkeypatch.setenv("HF_HOME", str(hf_home))

@@ -5,7 +5,12 @@ tests/ on sys.path because the folder has no __init__.py).
 """
 from __future__ import annotations
 
+import json
+import logging
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from pipeline.ingest import normalise
@@ -97,3 +102,54 @@ def predict(raw: str, catalog: Catalog = CATALOG, doc_id: str = "svar"):
     sentences = Segmenter().segment(doc)
     preds = LexiconClassifier(LexicalLinker()).predict(sentences, catalog)
     return {p.proposal_id: p for p in preds}, doc
+
+
+DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
+def text_pdf_bytes(lines: list[str]) -> bytes:
+    """A real one-page PDF with a text layer (fpdf2)."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    if DEJAVU.is_file():
+        pdf.add_font("DejaVu", fname=str(DEJAVU))
+        pdf.set_font("DejaVu", size=11)
+    else:  # core font: Latin-1 only, which Swedish letters are
+        pdf.set_font("Helvetica", size=11)
+    for line in lines:
+        pdf.multi_cell(0, 7, line, new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+STANCE_SCRIPT = Path(sys.executable).with_name("stance")
+
+
+def run_main(args: list[str]) -> int:
+    """pipeline.cli.main in-process, leaving the logging setup as it found it (Hydra reconfigures it)."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        from pipeline.cli import main
+
+        return main(list(args))
+    finally:
+        for h in root.handlers[:]:
+            if h not in handlers:
+                root.removeHandler(h)
+                h.close()
+        for h in handlers:
+            if h not in root.handlers:
+                root.addHandler(h)
+        root.setLevel(level)
+
+
+def run_stance(args: list[str], cache_dir, hf_home, cwd=None) -> subprocess.CompletedProcess:
+    cmd = [str(STANCE_SCRIPT)] if STANCE_SCRIPT.exists() else [sys.executable, "-m", "pipeline.cli"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "REMISS_CACHE": str(cache_dir), "HF_HOME": str(hf_home)}
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

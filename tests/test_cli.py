@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
-import os
 import re
 import shutil
 import subprocess
@@ -18,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import CATALOG_PATH, DOCS_DIR, LABELS_PATH
+from helpers import CATALOG_PATH, DOCS_DIR, LABELS_PATH, read_jsonl, run_main, run_stance
 
 from pipeline.cli import main
 from pipeline.records import STANCES
@@ -27,50 +25,6 @@ from pipeline.records import STANCES
 NO_EMBED = "embedder=null"
 CONTRACT_KEYS = {"doc_id", "proposal_id", "stance", "score", "basis", "evidence"}
 STANCE_SCRIPT = Path(sys.executable).with_name("stance")
-
-
-@pytest.fixture(scope="session")
-def cache_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("remiss-cache")
-
-
-@pytest.fixture(scope="session")
-def hf_home(tmp_path_factory):
-    return tmp_path_factory.mktemp("hf-home")  # empty: no hub model is cached
-
-
-@pytest.fixture
-def offline(monkeypatch, cache_dir, hf_home):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("REMISS_CACHE", str(cache_dir))
-    monkeypatch.setenv("HF_HOME", str(hf_home))
-
-
-def run_main(args: list[str]) -> int:
-    """pipeline.cli.main in-process, leaving the logging setup as it found it (Hydra reconfigures it)."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
-        return main(list(args))
-    finally:
-        for h in root.handlers[:]:
-            if h not in handlers:
-                root.removeHandler(h)
-                h.close()
-        for h in handlers:
-            if h not in root.handlers:
-                root.addHandler(h)
-        root.setLevel(level)
-
-
-def run_stance(args: list[str], cache_dir, hf_home, cwd=None) -> subprocess.CompletedProcess:
-    cmd = [str(STANCE_SCRIPT)] if STANCE_SCRIPT.exists() else [sys.executable, "-m", "pipeline.cli"]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "REMISS_CACHE": str(cache_dir), "HF_HOME": str(hf_home)}
-    return subprocess.run(cmd + list(args), capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def catalog_ids() -> list[str]:

@@ -4,15 +4,14 @@ from __future__ import annotations
 import json
 import os
 import random
-from pathlib import Path
 
 import pytest
 from helpers import DOCS_DIR, LABELS_PATH, collapse, make_doc, quote_pattern
+from helpers import text_pdf_bytes as _text_pdf_bytes
 
 from pipeline.ingest import read_document
 from pipeline.records import InputError
 
-DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
 
 def lines_of(doc) -> list[str]:
@@ -353,21 +352,6 @@ def test_utf8_with_bom_has_no_warning(tmp_path):
 
 
 # -- PDFs built with fpdf2 ----------------------------------------------------------------------------
-
-def _text_pdf_bytes(lines: list[str]) -> bytes:
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.add_page()
-    if DEJAVU.is_file():
-        pdf.add_font("DejaVu", fname=str(DEJAVU))
-        pdf.set_font("DejaVu", size=11)
-    else:  # core font: Latin-1 only, which Swedish letters are
-        pdf.set_font("Helvetica", size=11)
-    for line in lines:
-        pdf.multi_cell(0, 7, line, new_x="LMARGIN", new_y="NEXT")
-    return bytes(pdf.output())
-
 
 PDF_LINES = [
     "Yttrande över betänkandet Bättre munhälsa i äldreomsorgen",

@@ -519,9 +519,22 @@ def differing_keys(configs: list[dict]) -> tuple[list[str], list[str]]:
         else:
             partial.append(key)
     shown_groups = {k for k in shown if k in groups}
-    shown = [k for k in shown if not _names_group(k, shown_groups)]  # the group's column already says it
+    shown = [k for k in shown if not _names_group(k, shown_groups)  # the group's column already says it
+             and not _explained_by_group(k, shown_groups, flats)]
     partial = [k for k in partial if k.partition(".")[0] not in shown_groups]
     return shown, partial
+
+
+def _explained_by_group(key: str, groups, flats: list[dict]) -> bool:
+    """A key of a swapped group (embedder.max_length when embedder is e5-bundled in one run and kb-sbert in
+    another) that is the same among the runs with the same choice of that group: the swap explains it."""
+    group = key.partition(".")[0]
+    if group not in groups or "." not in key:
+        return False
+    by_choice: dict[str, list] = {}
+    for f in flats:
+        by_choice.setdefault(json.dumps(f.get(group, None), default=str), []).append(f.get(key, MISSING))
+    return all(_same(values) for values in by_choice.values())
 
 
 def _names_group(key: str, groups) -> bool:

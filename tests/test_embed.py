@@ -260,3 +260,59 @@ def test_e5_bundled_roles(tmp_path):
 def test_hfencoder_rejects_unknown_options(tiny_bert):
     with pytest.raises(ValueError, match="pooling"):
         HFEncoder(tiny_bert, pooling="max")
+
+
+class _SlowEncoder:
+    """Counts what it is asked to encode; slow enough that two callers overlap."""
+
+    def __init__(self, inner):
+        self.inner, self.calls = inner, []
+        self.info, self.windowed = inner.info, 0
+
+    def model_input(self, text, role="sentence"):
+        return self.inner.model_input(text, role)
+
+    def encode(self, texts, role="sentence"):
+        import time
+
+        self.calls.append(list(texts))
+        time.sleep(0.5)
+        return self.inner.encode(texts, role)
+
+
+def test_concurrent_runs_sharing_an_encoder_compute_each_text_once(tiny, tmp_path):
+    """Two jobs of a parallel sweep with the same encoder: the second waits for the first's vectors."""
+    import threading
+
+    texts = [SHORT, LONG, "Kommunen avstyrker förslaget."]
+    slow = [_SlowEncoder(tiny), _SlowEncoder(tiny)]
+    cached = [CachedEncoder(s, tmp_path) for s in slow]
+    results = [None, None]
+
+    def job(i):
+        results[i] = cached[i].encode(texts)
+
+    threads = [threading.Thread(target=job, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sum(len(c) for s in slow for c in s.calls) == len(texts)  # computed once, by one of them
+    assert sorted([cached[0].misses, cached[1].misses]) == [0, len(texts)]
+    assert sorted([cached[0].hits, cached[1].hits]) == [0, len(texts)]
+    np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_a_sweep_over_classifiers_embeds_once(tiny_bert, tmp_path, monkeypatch):
+    """`-m classifier=lexicon,logreg` with one encoder: the second job's manifest shows only cache hits."""
+    from helpers import run_main
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("REMISS_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "sweep"
+    assert run_main(["evaluate", "-m", f"output={out}", "embedder=tiny", f"embedder.model={tiny_bert}",
+                     "classifier=lexicon,logreg"]) == 0
+    first, second = (json.loads((out / str(i) / "manifest.json").read_text(encoding="utf-8")) for i in (0, 1))
+    assert first["embedding"]["cache_misses"] > 0
+    assert second["embedding"]["cache_misses"] == 0
+    assert second["embedding"]["cache_hits"] == first["embedding"]["cache_misses"] + first["embedding"]["cache_hits"]

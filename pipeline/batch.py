@@ -14,7 +14,6 @@ import json
 import logging
 import re
 import sys
-import time
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -26,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from . import outputs
 from .ingest import SUPPORTED_SUFFIXES
 from .records import DocResult, Evidence, InputError, Prediction, Sentence
+from .run import Timer
 
 log = logging.getLogger(__name__)
 PART_FORMAT = 1
@@ -115,7 +115,7 @@ def content_hash(path: Path) -> str:
 
 def prepare(file: InputFile, reader, segmenter, sha: str = "", timer=None) -> DocResult:
     """Read and segment one file; InputError when it can't give sentences."""
-    timer = timer or _Clock()
+    timer = timer or Timer()
     with timer("ingest"):
         doc = reader.read(file.path, doc_id=file.doc_id)
     with timer("segment"):
@@ -129,21 +129,6 @@ def error_row(file: InputFile, e: InputError) -> dict:
     return {"path": str(file.path), "doc_id": file.doc_id, "error": e.problem}
 
 
-class _Clock:
-    """Seconds per stage (run.Timer's interface), for work timed in a worker process."""
-
-    def __init__(self):
-        self.stages: dict[str, float] = {}
-
-    @contextmanager
-    def __call__(self, stage: str):
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.stages[stage] = self.stages.get(stage, 0.0) + time.perf_counter() - t0
-
-
 _WORKER: dict = {}
 
 
@@ -155,7 +140,7 @@ def _worker_init(reader_cfg: dict, segmenter_cfg: dict) -> None:
 
 def _worker_prepare(file: InputFile, sha: str) -> tuple[DocResult | dict, dict]:
     """(DocResult or error row, seconds spent per stage)."""
-    clock = _Clock()
+    clock = Timer()
     try:
         return prepare(file, _WORKER["reader"], _WORKER["segmenter"], sha, clock), clock.stages
     except InputError as e:

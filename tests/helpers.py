@@ -127,14 +127,16 @@ STANCE_SCRIPT = Path(sys.executable).with_name("stance")
 
 
 def run_main(args: list[str]) -> int:
-    """pipeline.cli.main in-process, leaving the logging setup as it found it (Hydra reconfigures it)."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
-        from pipeline.cli import main
+    """pipeline.cli.main in-process, leaving the logging setup and sys.argv as it found them (Hydra
+    reconfigures logging; the CLI rewrites sys.argv)."""
+    from pipeline.cli import main
 
+    root = logging.getLogger()
+    handlers, level, argv = root.handlers[:], root.level, sys.argv[:]
+    try:
         return main(list(args))
     finally:
+        sys.argv = argv
         for h in root.handlers[:]:
             if h not in handlers:
                 root.removeHandler(h)

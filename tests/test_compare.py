@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
 import random
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+
+from helpers import run_main
 
 from pipeline import compare as cmp
 from pipeline.evaluate import evaluate
@@ -27,36 +27,6 @@ PROPOSALS = ["p1", "p2", "p3", "p4", "p5"]
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("remiss-cache")
-
-
-@pytest.fixture(scope="module")
-def hf_home(tmp_path_factory):
-    return tmp_path_factory.mktemp("hf-home")
-
-
-def run_main(args: list[str]) -> int:
-    """pipeline.cli.main in-process, leaving the logging setup and sys.argv as it found them."""
-    from pipeline.cli import main
-
-    root = logging.getLogger()
-    handlers, level, argv = root.handlers[:], root.level, sys.argv[:]
-    try:
-        return main(list(args))
-    finally:
-        sys.argv = argv
-        for h in root.handlers[:]:
-            if h not in handlers:
-                root.removeHandler(h)
-                h.close()
-        for h in handlers:
-            if h not in root.handlers:
-                root.addHandler(h)
-        root.setLevel(level)
 
 
 def compare_main(args, capsys) -> tuple[int, str, str]:

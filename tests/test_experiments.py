@@ -9,7 +9,7 @@ from helpers import run_main
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
-from pipeline.cli import CONFIG_DIR
+from pipeline.cli import CONFIG_DIR  # importing pipeline.cli registers the config's resolvers
 
 EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
 EXPECTED = {  # experiment: (embedder, classifier target)
@@ -23,8 +23,6 @@ EXPECTED = {  # experiment: (embedder, classifier target)
 def composed(overrides: list[str], hydra_cfg: bool = False):
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        from pipeline import cli  # noqa: F401 - registers the resolvers the config uses
-
         return compose("config", overrides=overrides, return_hydra_config=hydra_cfg)
 
 

@@ -82,9 +82,10 @@ def main() -> int:
     print(f"\n{'experiment':<20} {'sweep job':<44} {'separate (own cache)':<44} {'sequential (shared cache)':<44}")
 
     def cell(r):
+        took = f"{r['wall_s']}s" if "wall_s" in r else f"{r.get('stage_s', '?')}s in stages"
         if "failed" in r:
-            return "failed"
-        return f"{r.get('wall_s', '-')}s {r['encoder']} hits {r['cache_hits']} misses {r['cache_misses']}"
+            return f"{took if 'wall_s' in r else ''} failed".strip()
+        return f"{took} {r['encoder']} hits {r['cache_hits']} misses {r['cache_misses']}"
 
     for n in names:
         print(f"{n:<20} {cell(sweep_jobs.get(n, {'failed': 1})):<44} {cell(separate[n]):<44} {cell(sequential[n]):<44}")

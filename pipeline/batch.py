@@ -180,11 +180,12 @@ def prepared(todo: list[tuple[InputFile, str]], reader_cfg: dict, segmenter_cfg:
 
 
 def resolve_workers(setting, n_files: int) -> int:
-    """`auto`: one worker per core, but none for a handful of files (starting processes costs more)."""
+    """`auto`: one worker per core from 64 files; below that, starting the processes (~0.5 s) costs more
+    than it saves (benchmarks/batch.py: reading and segmenting takes 2-8 ms a file)."""
     if setting in (None, "auto"):
         from .embed import available_cores
 
-        return available_cores() if n_files >= 8 else 0
+        return available_cores() if n_files >= 64 else 0
     return max(0, int(setting))
 
 
@@ -314,7 +315,7 @@ def predict(cfg: DictConfig, out_dir: Path) -> dict:
         man = run.manifest(cfg, timer, _embed_stats(encoder, stats), {
             "documents": done, "errors": len(errors), "skipped_done": len(files) - len(todo),
             "processed": stats["documents"], "inputs": n_all, "sentences_processed": stats["sentences"],
-            "workers": workers, "shard": {"index": cfg.data.get("shard", 0), "count": cfg.data.get("num_shards", 1)},
+            "workers": workers, "worker_seconds": stats["worker_seconds"] or None, "shard": {"index": cfg.data.get("shard", 0), "count": cfg.data.get("num_shards", 1)},
             "run_key": key, "model": run._model_info(artifact),
             "data_hash": hashlib.sha256(json.dumps(sorted(hashes.items())).encode()).hexdigest()[:16],
         })
@@ -334,7 +335,8 @@ def _stream(cfg, catalog, todo, classifier, encoder, parts: Parts, key, workers,
     if encoder is not None and getattr(classifier, "uses_embeddings", False):
         with timer("embed"):
             proposal_vecs = encoder.encode([f"{p.title}. {p.summary}" for p in catalog.proposals], role="proposal")
-    stats = {"documents": 0, "sentences": 0}
+    worker_seconds: dict[str, float] = {}
+    stats = {"documents": 0, "sentences": 0, "worker_seconds": worker_seconds}
     bar = _progress(cfg, len(todo))
 
     def flush(batch: list[DocResult]) -> None:
@@ -368,8 +370,9 @@ def _stream(cfg, catalog, todo, classifier, encoder, parts: Parts, key, workers,
         if item is None:
             break
         result, seconds = item
-        for stage, t in seconds.items():  # summed over workers: CPU seconds, not wall time
-            timer.stages[stage] = round(timer.stages.get(stage, 0.0) + t, 3)
+        for stage, t in seconds.items():  # in workers: seconds summed over them, beside the wall times
+            stages = worker_seconds if workers > 0 else timer.stages
+            stages[stage] = round(stages.get(stage, 0.0) + t, 3)
         if isinstance(result, dict):
             log.error("%s: %s", result["path"], result["error"])
             errors.append(result)

@@ -31,6 +31,7 @@ import yaml
 from .evaluate import EVIDENCE_JACCARD, quotes_overlap
 from .outputs import atomic_write, write_json
 from .records import STANCES, InputError
+from .run import RUN_ONLY_KEYS
 
 METRICS = ("cell_accuracy", "macro_f1", "addressed_f1", "stance_macro_f1_addressed", "evidence_recall")
 DEFAULT_METRIC = "macro_f1"
@@ -39,8 +40,9 @@ SEED = 0
 ALPHA = 0.05
 FEW_DOCUMENTS = 30  # below this, the plain-language line warns that the test has little power
 # Config keys that differ between runs without saying anything about the method.
-IGNORED_KEYS = {"command", "output", "input", "name", "overwrite", "workers", "progress", "force"}
-IGNORED_PREFIXES = ("paths.", "hydra.")
+# Keys that say where and how a run went, not what decides its results (run.RUN_ONLY_KEYS), plus labels.
+IGNORED_KEYS = {"command", "input", "name", *RUN_ONLY_KEYS}
+IGNORED_PREFIXES = ("paths", "hydra.")
 # Hydra overrides that only place or start a run: left out of a run's label.
 LABEL_SKIP = ("command=", "output=", "hydra.", "+hydra.")
 

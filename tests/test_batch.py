@@ -310,7 +310,9 @@ def test_worker_processes_give_the_same_outputs(tmp_path, offline):
     assert run_main(["predict", f"input={inp}", f"output={two}", NO_EMBED, "workers=2"]) == 0
     assert manifest(two)["workers"] == 2 and manifest(one)["workers"] == 0
     assert outputs_of(one) == outputs_of(two)
-    assert {"ingest", "segment", "classify"} <= set(manifest(two)["wall_time_s"])
+    assert {"ingest", "segment", "classify"} <= set(manifest(one)["wall_time_s"])
+    assert set(manifest(two)["worker_seconds"]) == {"ingest", "segment"}  # summed over the workers
+    assert "ingest" not in manifest(two)["wall_time_s"] and "classify" in manifest(two)["wall_time_s"]
 
 
 def test_shards_partition_the_inputs_and_merge_equals_one_run(tmp_path, offline):

@@ -288,12 +288,13 @@ def test_differing_keys_show_choices_not_noise():
                               "linker": {"_target_": "pipeline.link.HybridLinker", "min_sentence_score": 2,
                                          "embedding_weight": 0.8}})
     no_embed = {k: v for k, v in base.items() if k != "embedder"}
-    newer = deep_merge(base, {"batch_sentences": 2048, "seed": 1})
+    newer = deep_merge(base, {"new_setting": 3, "batch_sentences": 2048, "seed": 1})
     keys, partial = cmp.differing_keys([base, other, no_embed, newer])
     # linker swap: one column (not _target_), min_sentence_score 2 == 2.0, hybrid-only keys implied;
-    # embedder removed in one run; output/paths ignored; batch_sentences only in newer code -> note.
+    # embedder removed in one run; output/paths/batch_sentences (run-only) ignored; new_setting only in
+    # newer code -> note.
     assert keys == ["linker", "embedder", "seed"]
-    assert partial == ["batch_sentences"]
+    assert partial == ["new_setting"]
     assert [cmp.config_value(c, "linker") for c in (base, other)] == ["LexicalLinker", "HybridLinker"]
     assert cmp.config_value(no_embed, "embedder") == "null" and cmp.config_value(base, "embedder") == "e5-bundled"
     assert cmp.differing_keys([base, dict(base)]) == ([], [])

@@ -675,6 +675,8 @@ def screenshot(html_path, png_path, width: int = 1280, height: int = 2400, timeo
     To see further down, make the window taller (up to 16384): a headless screenshot of a scrolled
     page (a #fragment, scrollTo) comes out blank.
     """
+    if not Path(html_path).is_file():
+        raise FileNotFoundError(f"{html_path}: no such file")  # chromium would screenshot its error page
     png = Path(png_path).resolve()
     png.parent.mkdir(parents=True, exist_ok=True)
     png.unlink(missing_ok=True)

@@ -368,3 +368,28 @@ def test_same_config_and_data_give_identical_predictions_and_manifest_keys(tmp_p
     assert ma["config"]["classifier"]["_target_"] == "pipeline.classify.LexiconClassifier"
     assert {"commit", "dirty"} <= set(ma["git"]) and ma["packages"]["torch"]
     assert ma["seed"] == 0 and ma["wall_time_s"]
+
+
+def test_resume_with_the_bundled_encoder_equals_one_pass(tmp_path, monkeypatch, hf_home):
+    """With embeddings the batches of a resumed run hold other documents than an uninterrupted run's;
+    the outputs must still be the same (fresh caches, so no vector comes from the other run)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(hf_home))
+    inp = tmp_path / "in"
+    inp.mkdir()
+    for p in DOCS_DIR.glob("*.txt"):
+        shutil.copy(p, inp / p.name)
+    one = tmp_path / "one"
+    monkeypatch.setenv("REMISS_CACHE", str(tmp_path / "cache-one"))
+    assert run_main(["predict", f"input={inp}", f"output={one}", "embedder=e5-bundled", "batch_sentences=100000"]) == 0
+    resumed = tmp_path / "resumed"
+    monkeypatch.setenv("REMISS_CACHE", str(tmp_path / "cache-two"))
+    n, shard = next((n, i) for n in range(2, 9) for i in range(n)
+                    if 0 < sum(shard_of(d, n) == i for d in GOOD) < len(GOOD))  # a run cut short: some documents
+    assert run_main(["predict", f"input={inp}", f"output={resumed}", "embedder=e5-bundled", "batch_sentences=1",
+                     f"data.shard={shard}", f"data.num_shards={n}"]) == 0
+    first = manifest(resumed)["documents"]
+    assert 0 < first < 5
+    assert run_main(["predict", f"input={inp}", f"output={resumed}", "embedder=e5-bundled", "batch_sentences=1"]) == 0
+    assert (manifest(resumed)["skipped_done"], manifest(resumed)["processed"]) == (first, 5 - first)
+    assert outputs_of(resumed) == outputs_of(one)

@@ -102,7 +102,7 @@ def test_cache_hits_and_invalidation(tiny_bert, tiny_bert_other, tmp_path):
 
     for cfg in (tiny_cfg(tiny_bert, pooling="cls"), tiny_cfg(tiny_bert_other), tiny_cfg(tiny_bert, max_length=64)):
         changed = load_encoder(cfg, cache_dir=tmp_path)
-        c = changed.encode(texts)
+        changed.encode(texts)
         assert (changed.hits, changed.misses) == (0, 3), cfg
 
 

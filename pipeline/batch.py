@@ -40,11 +40,11 @@ class InputFile:
     path: Path
 
 
-def list_inputs(input_paths) -> tuple[list[InputFile], list[dict]]:
+def list_inputs(input_paths, exclude=None) -> tuple[list[InputFile], list[dict]]:
     """The supported files under the given folders (recursively) and files, each with a unique doc_id,
     and an error row for every other file found there (a response sent as .doc or .odt must not
-    vanish silently). Hidden files and folders are skipped. A folder with no supported file at all
-    is a run-level error."""
+    vanish silently). Hidden files and folders, files under `exclude` (the run's own output folder)
+    and files given twice are skipped. A folder with no supported file at all is a run-level error."""
     if input_paths is None:
         raise InputError("input", "no input given: use input=<folder or file>")
     given = [input_paths] if isinstance(input_paths, (str, Path)) else list(input_paths)
@@ -52,7 +52,7 @@ def list_inputs(input_paths) -> tuple[list[InputFile], list[dict]]:
     skipped: list[dict] = []
     for p in map(Path, given):
         if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file()
+            files = sorted(f for f in p.rglob("*") if f.is_file() and not _excluded(f, exclude)
                            and not any(part.startswith(".") for part in f.relative_to(p).parts))
             supported = [f for f in files if f.suffix.lower() in SUPPORTED_SUFFIXES]
             if not supported:
@@ -64,7 +64,13 @@ def list_inputs(input_paths) -> tuple[list[InputFile], list[dict]]:
             found.append((p, p.parent))
         else:
             raise InputError(p, "no such file or folder")
+    seen: set[Path] = set()
+    found = [(f, r) for f, r in found if not (f.resolve() in seen or seen.add(f.resolve()))]
     return assign_ids(found), skipped
+
+
+def _excluded(f: Path, folder) -> bool:
+    return folder is not None and f.resolve().is_relative_to(Path(folder).resolve())
 
 
 def assign_ids(found: list[tuple[Path, Path]]) -> list[InputFile]:
@@ -280,7 +286,7 @@ def predict(cfg: DictConfig, out_dir: Path) -> dict:
     timer = run.Timer()
     artifact, cfg = run._load_model(cfg)
     catalog = load_catalog(cfg.data.catalog)
-    files, errors = list_inputs(cfg.input)
+    files, errors = list_inputs(cfg.input, exclude=out_dir)
     n_all = len(files)
     files = select_shard(files, cfg.data.get("shard", 0), cfg.data.get("num_shards", 1))
     with exclusive(out_dir):

@@ -393,3 +393,14 @@ def test_resume_with_the_bundled_encoder_equals_one_pass(tmp_path, monkeypatch, 
     assert run_main(["predict", f"input={inp}", f"output={resumed}", "embedder=e5-bundled", "batch_sentences=1"]) == 0
     assert (manifest(resumed)["skipped_done"], manifest(resumed)["processed"]) == (first, 5 - first)
     assert outputs_of(resumed) == outputs_of(one)
+
+
+def test_output_inside_the_input_folder_and_a_file_given_twice(tmp_path, offline):
+    inp = copies(tmp_path / "in", 2)
+    out = inp / "results"
+    args = ["predict", f"input=[{inp},{inp / 'svar-000.txt'}]", f"output={out}", NO_EMBED]
+    assert run_main(args) == 0
+    assert run_main(args) == 0  # the second run sees the first one's outputs inside its input folder
+    assert read_jsonl(out / "errors.jsonl") == []
+    assert sorted({r["doc_id"] for r in read_jsonl(out / "predictions.jsonl")}) == ["svar-000", "svar-001"]
+

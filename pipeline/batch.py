@@ -64,9 +64,12 @@ def list_inputs(input_paths, exclude=None) -> tuple[list[InputFile], list[dict]]
             found.append((p, p.parent))
         else:
             raise InputError(p, "no such file or folder")
-    seen: set[Path] = set()
-    found = [(f, r) for f, r in found if not (f.resolve() in seen or seen.add(f.resolve()))]
-    return assign_ids(found), skipped
+    unique, seen = [], set()
+    for f, root in found:
+        if f.resolve() not in seen:
+            seen.add(f.resolve())
+            unique.append((f, root))
+    return assign_ids(unique), skipped
 
 
 def _excluded(f: Path, folder) -> bool:
@@ -316,8 +319,9 @@ def predict(cfg: DictConfig, out_dir: Path) -> dict:
         stats = _stream(cfg, catalog, todo, classifier, encoder, parts, key, workers, errors, timer)
         with timer("assemble"):
             run_info = report_info(catalog, encoder_info, cfg, artifact, key)
-            done = assemble(out_dir, [f.doc_id for f in files], parts, errors, catalog, run_info,
-                            cfg.evaluation.low_confidence)
+            failed = {e["path"] for e in errors}
+            done = assemble(out_dir, [f.doc_id for f in files if str(f.path) not in failed], parts, errors, catalog,
+                            run_info, cfg.evaluation.low_confidence)
         man = run.manifest(cfg, timer, _embed_stats(encoder, stats), {
             "documents": done, "errors": len(errors), "skipped_done": len(files) - len(todo),
             "processed": stats["documents"], "inputs": n_all, "sentences_processed": stats["sentences"],
@@ -429,12 +433,12 @@ def report_info(catalog, encoder_info, cfg, artifact, key) -> dict:
 
 def assemble(out_dir: Path, doc_ids: list[str], parts: Parts, errors: list[dict], catalog, run_info: dict,
              low_confidence: float) -> int:
-    """The run's outputs from its parts, in doc_id order; errors in path order. Returns the documents written."""
+    """The run's outputs from the parts of `doc_ids` (the documents done), in doc_id order; errors in path
+    order. Returns the number of documents written."""
     from .report import write_report, write_workbook
 
-    failed = {e["doc_id"] for e in errors}
     results = []
-    for doc_id in sorted(set(doc_ids) - failed):
+    for doc_id in sorted(doc_ids):
         part = parts.load(doc_id)
         if part is None:
             raise RuntimeError(f"{parts.path(doc_id)}: missing part for {doc_id}")

@@ -94,8 +94,8 @@ def build_bad_corpus(root: Path) -> dict[str, str]:
         encoding="utf-8")
     expected["english.txt"] = "no Swedish text"
     (root / "bilagor").mkdir()  # a folder with no supported files: its files are reported, not dropped
-    (root / "bilagor" / "svar.odt").write_bytes(b"PK\x03\x04 odt")
-    expected["svar.odt"] = "unsupported file type '.odt'"
+    (root / "bilagor" / "eksjo-kommun.odt").write_bytes(b"PK\x03\x04 odt")  # its stem is a good document's
+    expected["eksjo-kommun.odt"] = "unsupported file type '.odt'"
     # Processed, not errors: latin-1 text (with a warning) and the same stem in two folders.
     (root / "latin1.txt").write_bytes((DOCS_DIR / "eksjo-kommun.txt").read_text(encoding="utf-8").encode("cp1252"))
     for sub in ("nord", "syd"):

@@ -142,7 +142,6 @@ _WORKER: dict = {}
 
 
 def _worker_init(reader_cfg: dict, segmenter_cfg: dict) -> None:
-    logging.getLogger("pipeline").setLevel(logging.ERROR)  # warnings travel back in DocResult.warnings
     _WORKER["reader"] = instantiate(reader_cfg)
     _WORKER["segmenter"] = instantiate(segmenter_cfg)
 
@@ -163,7 +162,6 @@ def prepared(todo: list[tuple[InputFile, str]], reader_cfg: dict, segmenter_cfg:
     processes, at most 4 files per worker in flight, so memory stays bounded however long the list."""
     if workers <= 0:
         _worker_init(reader_cfg, segmenter_cfg)
-        logging.getLogger("pipeline").setLevel(logging.NOTSET)
         for file, sha in todo:
             yield _worker_prepare(file, sha)
         return
@@ -291,7 +289,8 @@ def predict(cfg: DictConfig, out_dir: Path) -> dict:
     catalog = load_catalog(cfg.data.catalog)
     files, errors = list_inputs(cfg.input, exclude=out_dir)
     n_all = len(files)
-    files = select_shard(files, cfg.data.get("shard", 0), cfg.data.get("num_shards", 1))
+    shard, num_shards = cfg.data.get("shard", 0), cfg.data.get("num_shards", 1)
+    files = select_shard(files, shard, num_shards)
     with exclusive(out_dir):
         with timer("hash"):
             hashes = {f.doc_id: content_hash(f.path) for f in files}
@@ -308,7 +307,8 @@ def predict(cfg: DictConfig, out_dir: Path) -> dict:
             from .train import check_encoder
 
             check_encoder(artifact, encoder_info)
-        key = run_key(cfg, encoder_info, content_hash(Path(cfg.data.catalog)), run._model_info(artifact))
+        model = run._model_info(artifact)
+        key = run_key(cfg, encoder_info, content_hash(Path(cfg.data.catalog)), model)
         parts = Parts(out_dir)
         parts.clean()
         todo = [(f, hashes[f.doc_id]) for f in files if cfg.force or not parts.is_done(f.doc_id, hashes[f.doc_id], key)]
@@ -318,15 +318,15 @@ def predict(cfg: DictConfig, out_dir: Path) -> dict:
         workers = resolve_workers(cfg.get("workers"), len(todo))
         stats = _stream(cfg, catalog, todo, classifier, encoder, parts, key, workers, errors, timer)
         with timer("assemble"):
-            run_info = report_info(catalog, encoder_info, cfg, artifact, key)
+            run_info = report_info(catalog, encoder_info, OmegaConf.to_container(cfg.classifier, resolve=True), model, key)
             failed = {e["path"] for e in errors}
             done = assemble(out_dir, [f.doc_id for f in files if str(f.path) not in failed], parts, errors, catalog,
                             run_info, cfg.evaluation.low_confidence)
         man = run.manifest(cfg, timer, _embed_stats(encoder, stats), {
             "documents": done, "errors": len(errors), "skipped_done": len(files) - len(todo),
             "processed": stats["documents"], "inputs": n_all, "sentences_processed": stats["sentences"],
-            "workers": workers, "worker_seconds": stats["worker_seconds"] or None, "shard": {"index": cfg.data.get("shard", 0), "count": cfg.data.get("num_shards", 1)},
-            "run_key": key, "model": run._model_info(artifact),
+            "workers": workers, "worker_seconds": stats["worker_seconds"] or None, "shard": {"index": shard, "count": num_shards},
+            "run_key": key, "model": model,
             "data_hash": hashlib.sha256(json.dumps(sorted(hashes.items())).encode()).hexdigest()[:16],
         })
         outputs.write_json(man, out_dir / "manifest.json")
@@ -420,11 +420,12 @@ def _embed_stats(encoder, stats) -> dict | None:
             "sentences": stats["sentences"]}
 
 
-def report_info(catalog, encoder_info, cfg, artifact, key) -> dict:
+def report_info(catalog, encoder_info: dict | None, classifier: dict | None, model: dict | None, key: str) -> dict:
+    """The run facts the report and workbook show: from a run's config and manifest fields."""
     from .run import _encoder_line
 
     return {"sou": catalog.sou, "title": catalog.title, "encoder": _encoder_line(encoder_info),
-            "classifier": cfg.classifier.get("_target_"), "model": str(artifact.path) if artifact is not None else None,
+            "classifier": (classifier or {}).get("_target_"), "model": model["path"] if model else None,
             "config_hash": key}
 
 
@@ -491,7 +492,8 @@ def merge(dirs: list[Path], out_dir: Path) -> dict:
                                                                             default=str) + "\n")
         errors = list({json.dumps(e, sort_keys=True): e for e in errors}.values())  # run-level rows repeat per shard
         low = cfg.get("evaluation", {}).get("low_confidence", 0.5)
-        done = assemble(out_dir, doc_ids, out_parts, errors, catalog, _merged_info(mans, catalog), low)
+        info = report_info(catalog, mans[0].get("encoder"), cfg.get("classifier"), mans[0].get("model"), mans[0]["run_key"])
+        done = assemble(out_dir, doc_ids, out_parts, errors, catalog, info, low)
         man = {"command": "merge", "shards": [str(d) for d in runs], "run_key": keys.pop(), "documents": done,
                "errors": len(errors), "config": cfg, "encoder": mans[0].get("encoder"),
                "shard_manifests": [{k: m.get(k) for k in ("git", "wall_time_s", "documents", "errors", "shard")}
@@ -499,16 +501,6 @@ def merge(dirs: list[Path], out_dir: Path) -> dict:
         outputs.write_json(man, out_dir / "manifest.json")
     log.info("merge: %d shard folders, %d documents, %d errors -> %s", len(runs), done, len(errors), out_dir)
     return man
-
-
-def _merged_info(mans: list[dict], catalog) -> dict:
-    from .run import _encoder_line
-
-    cfg = mans[0]["config"]
-    model = mans[0].get("model")
-    return {"sou": catalog.sou, "title": catalog.title, "encoder": _encoder_line(mans[0].get("encoder")),
-            "classifier": (cfg.get("classifier") or {}).get("_target_"), "model": model["path"] if model else None,
-            "config_hash": mans[0].get("run_key")}
 
 
 def find_runs(dirs: list[Path]) -> list[Path]:

@@ -108,16 +108,13 @@ def read_docx_text(path: Path, data: bytes) -> str:
     if not data.startswith(b"PK"):
         raise InputError(path, "not a Word .docx file (no zip header)")
     import io
-    import zipfile
 
     import docx
     from docx.oxml.ns import qn
 
     try:
         document = docx.Document(io.BytesIO(data))
-    except (zipfile.BadZipFile, KeyError, ValueError) as e:
-        raise InputError(path, f"unreadable .docx ({type(e).__name__}: {str(e)[:80]})") from None
-    except Exception as e:  # noqa: BLE001 - python-docx raises its own PackageNotFoundError and lxml errors
+    except Exception as e:  # noqa: BLE001 - zipfile, KeyError, python-docx's PackageNotFoundError, lxml errors
         raise InputError(path, f"unreadable .docx ({type(e).__name__}: {str(e)[:80]})") from None
     lines: list[str] = []
     for block in document.element.body.iterchildren():
@@ -143,9 +140,7 @@ def decode_text(path: Path, data: bytes, warnings: list[str]) -> tuple[str, str]
         except UnicodeDecodeError:
             continue
         if encoding != "utf-8-sig":
-            msg = f"{path}: not UTF-8, decoded as {encoding}"
-            log.warning(msg)
-            warnings.append(msg)
+            warnings.append(f"{path}: not UTF-8, decoded as {encoding}")  # the caller logs it
         return raw.replace("\r\n", "\n").replace("\r", "\n"), encoding.replace("-sig", "")
     raise InputError(path, "undecodable text")  # latin-1 decodes anything; kept for clarity
 

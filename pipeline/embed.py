@@ -487,16 +487,14 @@ class CachedEncoder:
     def _write(self, keys: np.ndarray, vectors: np.ndarray) -> str:
         from safetensors.numpy import save_file
 
-        self.dir.mkdir(parents=True, exist_ok=True)
+        from .outputs import atomic_path, write_json
+
         spec_file = self.dir / "spec.json"
         if not spec_file.exists():  # for people browsing the cache
-            tmp = spec_file.with_name(f".spec.{uuid.uuid4().hex}.tmp")
-            tmp.write_text(json.dumps(self.encoder.info.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
-            os.replace(tmp, spec_file)
+            write_json(self.encoder.info.to_dict(), spec_file)
         name = f"{os.getpid()}-{uuid.uuid4().hex}.safetensors"
-        tmp = self.dir / f".{name}.tmp"
-        save_file({"keys": np.ascontiguousarray(keys), "vectors": np.ascontiguousarray(vectors)}, str(tmp))
-        os.replace(tmp, self.dir / name)
+        with atomic_path(self.dir / name) as tmp:
+            save_file({"keys": np.ascontiguousarray(keys), "vectors": np.ascontiguousarray(vectors)}, str(tmp))
         return name
 
     def _compact(self) -> None:

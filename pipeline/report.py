@@ -11,7 +11,6 @@ from __future__ import annotations
 import bisect
 import datetime
 import html
-import os
 import re
 import shutil
 import subprocess
@@ -19,7 +18,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from .outputs import atomic_write
+from .outputs import atomic_path, atomic_write
 from .records import STANCES, Catalog, DocResult, Evidence, Prediction, Sentence
 
 STANCE_LABEL = {
@@ -630,17 +629,9 @@ def write_workbook(results: list[DocResult], errors: list[dict], catalog: Catalo
     from openpyxl.writer.excel import ExcelWriter
 
     path = Path(out_dir) / "remissammanstallning.xlsx"
-    path.parent.mkdir(parents=True, exist_ok=True)
     wb = build_workbook(results, errors, catalog, run, low_confidence)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         ExcelWriter(wb, _FixedTimeZip(tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True)).save()
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

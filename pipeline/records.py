@@ -1,23 +1,16 @@
-"""Plain records that flow between the stages.
+"""Plain records that flow between the stages, and their JSON: the only place that knows the formats.
 
 Offsets (`start`, `end`) always index the *original* file text (`Document.raw`), so that
 evidence can be shown in the document an analyst opened, not in our normalised copy.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 STANCES = ("support", "oppose", "mixed", "neutral", "none")
 BASES = ("explicit", "general")
-
-
-class InputError(Exception):
-    """A user-facing problem with an input file: one line, naming the file and the problem."""
-
-    def __init__(self, path, problem: str):
-        self.path = str(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
+PART_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -28,6 +21,11 @@ class Proposal:
     section: str | None = None
     kind: str = "forslag"
     english: str = ""
+
+    @property
+    def text(self) -> str:
+        """What encoders read for the proposal: its title and summary."""
+        return f"{self.title}. {self.summary}"
 
 
 @dataclass(frozen=True)
@@ -81,6 +79,18 @@ class Sentence:
     bullet: bool = False
     block: int = 0  # index of the paragraph/bullet item the sentence belongs to
 
+    @property
+    def with_heading(self) -> str:
+        """The sentence with its innermost heading: "Kommunen tillstyrker förslaget" means little alone."""
+        return f"{self.headings[-1]}: {self.text}" if self.headings and not self.is_heading else self.text
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Sentence":
+        return cls(**{**d, "headings": tuple(d["headings"]), "sections": tuple(d["sections"])})
+
 
 @dataclass
 class Evidence:
@@ -108,6 +118,15 @@ class Prediction:
             "evidence": [{"text": e.text, "start": e.start, "end": e.end} for e in self.evidence],
         }
 
+    @classmethod
+    def from_json(cls, d: dict) -> "Prediction":
+        """A row of predictions.jsonl (a missing score reads as NaN: unknown); KeyError/TypeError/ValueError
+        when it is not one."""
+        if d["stance"] not in STANCES:
+            raise ValueError(f"unknown stance {d['stance']!r}")
+        return cls(str(d["doc_id"]), str(d["proposal_id"]), d["stance"], float(d.get("score", "nan")), d.get("basis"),
+                   [Evidence(str(e["text"]), int(e["start"]), int(e["end"])) for e in d.get("evidence") or []])
+
 
 @dataclass(frozen=True)
 class Label:
@@ -118,6 +137,38 @@ class Label:
     confidence: str = "high"
     evidence: tuple[str, ...] = ()
     note: str = ""
+
+
+@dataclass
+class Doc:
+    """One document as the classify stage reads it: its sentences and, where an embed stage ran, their
+    vectors ((len(sentences), dim) float32, L2-normalised)."""
+
+    doc_id: str
+    sentences: list[Sentence]
+    vectors: Any = None
+
+
+@dataclass
+class Corpus:
+    """What a classifier is fitted on: the inquiry's catalog (with its proposals' vectors, where an embed
+    stage ran), documents and, for training, their hand labels."""
+
+    catalog: Catalog
+    docs: dict[str, Doc]
+    labels: list[Label] = field(default_factory=list)
+    proposal_vectors: Any = None
+
+    @property
+    def doc_ids(self) -> list[str]:
+        """The labelled documents, sorted: the folds of cross-validation."""
+        labelled = {lab.doc_id for lab in self.labels}
+        return sorted(d for d in self.docs if d in labelled)
+
+    def subset(self, doc_ids) -> "Corpus":
+        keep = set(doc_ids)
+        return Corpus(self.catalog, {d: doc for d, doc in self.docs.items() if d in keep},
+                      [lab for lab in self.labels if lab.doc_id in keep], self.proposal_vectors)
 
 
 @dataclass
@@ -134,3 +185,15 @@ class DocResult:
     predictions: list[Prediction]
     encoding: str = "utf-8"
     warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"doc_id": self.doc_id, "path": self.path, "content_sha256": self.content_sha256,
+                "encoding": self.encoding, "warnings": self.warnings,
+                "sentences": [s.to_json() for s in self.sentences],
+                "predictions": [p.to_json() for p in self.predictions]}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "DocResult":
+        return cls(d["doc_id"], d["path"], d["content_sha256"], [Sentence.from_json(s) for s in d["sentences"]],
+                   [Prediction.from_json(p) for p in d["predictions"]], d.get("encoding", "utf-8"),
+                   list(d.get("warnings") or []))

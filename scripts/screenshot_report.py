@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pipeline.report import screenshot
+from pipeline.report.browser import screenshot
 
 
 def main(argv=None) -> int:

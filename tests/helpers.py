@@ -13,8 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline.ingest import normalise
-from pipeline.records import Catalog, Document, Proposal
+from pipeline.stages.ingest import normalise
+from pipeline.records import Catalog, Doc, Document, Proposal
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS_DIR = ROOT / "data" / "sou-2024-72"
@@ -94,13 +94,13 @@ CATALOG = Catalog(
 
 def predict(raw: str, catalog: Catalog = CATALOG, doc_id: str = "svar"):
     """{proposal_id: Prediction} of the lexicon baseline (with the lexical linker) on one raw document."""
-    from pipeline.classify import LexiconClassifier
-    from pipeline.link import LexicalLinker
-    from pipeline.segment import Segmenter
+    from pipeline.stages.classify.lexicon import LexiconClassifier
+    from pipeline.stages.link import LexicalLinker
+    from pipeline.stages.segment import Segmenter
 
     doc = make_doc(raw, doc_id)
     sentences = Segmenter().segment(doc)
-    preds = LexiconClassifier(LexicalLinker()).predict(sentences, catalog)
+    preds = LexiconClassifier(LexicalLinker()).bind(catalog).predict(Doc(doc_id, sentences))
     return {p.proposal_id: p for p in preds}, doc
 
 
@@ -155,3 +155,21 @@ def run_stance(args: list[str], cache_dir, hf_home, cwd=None) -> subprocess.Comp
 
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def compose(overrides: list[str], hydra_cfg: bool = False):
+    """The project's config as Hydra composes it for `stance <command> <overrides>`."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from pipeline.cli import CONFIG_DIR  # importing pipeline.cli registers the config's resolvers
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return hydra_compose("config", overrides=overrides, return_hydra_config=hydra_cfg)
+
+
+def embedder_cfg(name: str, *overrides: str):
+    """The embedder config node `embedder=<name>` composes to (its fallback node included)."""
+    return compose([f"embedder={name}", *overrides]).embedder

@@ -1,0 +1,1 @@
+"""The commands of the `stance` CLI, each a thin function over pipeline.core."""

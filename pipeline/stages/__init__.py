@@ -1,0 +1,1 @@
+"""The stages: ingest -> segment -> embed -> link + classify. Each reads and returns records."""

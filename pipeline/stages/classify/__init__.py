@@ -1,0 +1,1 @@
+"""Classify stage: one stance per (document, proposal), with the sentences that show it."""

@@ -1,0 +1,162 @@
+"""Cues: what one sentence says, read with the Swedish remiss lexicon (pipeline/stages/lexicon_sv.py).
+
+`read_cues` finds support, opposition, risks, conditions, neutrality and general statements with
+negation scope; `Reading` is one sentence's stance toward one proposal, the unit every classifier
+hands to the aggregation.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from ...records import Proposal, Sentence
+from .. import lexicon_sv as lex
+
+_COMPILED = {
+    "phrases": [(re.compile(r"\b" + p, re.I), pol, w) for p, pol, w in lex.PHRASES],
+    "cues": [(re.compile(r"\b(?:" + p + r")", re.I), pol, w) for p, pol, w in lex.CUES],
+    "risks": [re.compile(r"\b" + p, re.I) for p in lex.RISKS],
+    "conditions": [re.compile(r"\b" + p, re.I) for p in lex.CONDITIONS],
+    "contrast": re.compile(lex.CONTRAST, re.I),
+}
+FLIP = {"support": "oppose", "oppose": "support"}
+
+
+@dataclass
+class Cues:
+    """What one sentence says, read with the lexicon. Scores are summed cue strengths."""
+
+    support: int = 0
+    oppose: int = 0
+    risk: int = 0
+    neutral: bool = False
+    condition: bool = False
+    contrast_mixed: bool = False
+    about_proposal: bool = True  # speaks of "förslaget"/"bedömningen" rather than the action itself
+    description: bool = False
+    general: bool = False
+    general_rest: bool = False
+    matches: list[str] = field(default_factory=list)
+
+    @property
+    def has_position(self) -> bool:
+        return bool(self.support or self.oppose or self.risk or self.neutral or self.condition)
+
+    def polarity(self) -> tuple[str | None, int]:
+        """(stance, strength) of the sentence on its own; strength 2 is explicit, 1 a lean."""
+        s, o = self.support, self.oppose
+        if self.condition and (s or o):
+            return "mixed", 2
+        if self.contrast_mixed:
+            return "mixed", 2
+        if s >= 2 and o >= 2:
+            return "mixed", 2
+        if s >= 2:
+            return "support", 2
+        if o >= 2:
+            return "oppose", 2
+        if s and (o or self.risk):
+            return ("support", 1) if s > o + self.risk else ("oppose", 1)
+        if s:
+            return "support", 1
+        if o or self.risk:
+            return "oppose", 1
+        if self.neutral:
+            return "neutral", 2
+        return None, 0
+
+
+_CLAUSE_BREAK = re.compile(r"[,;:.!?]")
+
+
+def _negated(text: str, start: int, end: int) -> bool:
+    """A negator within the cue, up to three words before it, or two words after its first word.
+
+    The window stays inside the cue's clause ("tillstyrker förslaget, inte minst …" is not negated),
+    and a negator that only emphasises ("inte minst", "inte bara") does not count.
+    """
+    before = re.findall(r"\w+", _CLAUSE_BREAK.split(text[max(0, start - 40) : start])[-1])
+    after = re.findall(r"\w+", _CLAUSE_BREAK.split(text[start:])[0])
+    words = [w.lower() for w in before + after]
+    n_inside = len(re.findall(r"\w+", text[start:end]))
+    nb = len(before)
+    window = list(range(max(0, nb - 3), nb)) + list(range(nb + 1, min(len(words), nb + max(n_inside, 3))))
+    return any(
+        words[i] in lex.NEGATORS and (i + 1 == len(words) or words[i + 1] not in lex.NOT_NEGATING_NEXT)
+        for i in window
+    )
+
+
+def read_cues(sentence: Sentence) -> Cues:
+    text = sentence.text
+    low = text.lower()
+    c = Cues()
+    masked = list(low)
+    events: list[tuple[int, str, int]] = []  # (position, polarity, strength)
+
+    def mask(a: int, b: int) -> None:
+        masked[a:b] = "#" * (b - a)
+
+    for rx, pol, w in _COMPILED["phrases"]:
+        for m in rx.finditer("".join(masked)):
+            events.append((m.start(), pol, w))
+            c.matches.append(m.group(0))
+            mask(m.start(), m.end())
+    current = "".join(masked)
+    for rx, pol, w in _COMPILED["cues"]:
+        for m in rx.finditer(current):
+            if "#" in m.group(0):
+                continue
+            p = FLIP[pol] if _negated(current, m.start(), m.end()) else pol
+            events.append((m.start(), p, w))
+            c.matches.append(m.group(0))
+            mask(m.start(), m.end())
+            current = "".join(masked)
+    risk_positions = []
+    for rx in _COMPILED["risks"]:
+        for m in rx.finditer(current):
+            if not _negated(current, m.start(), m.end()):
+                risk_positions.append(m.start())
+                c.matches.append(m.group(0))
+    c.risk = min(len(risk_positions), 2)
+    c.condition = any(rx.search(low) for rx in _COMPILED["conditions"])
+    for pos, pol, w in events:
+        if pol == "support":
+            c.support += w
+        elif pol == "oppose":
+            c.oppose += w
+        elif pol == "neutral":
+            c.neutral = True
+    contrast = _COMPILED["contrast"].search(low)
+    supports = [pos for pos, pol, _ in events if pol == "support"]
+    if supports and risk_positions and not c.oppose:
+        first = min(supports)
+        after = [r for r in risk_positions if r > first]
+        between_contrast = contrast is not None and first < contrast.start() < min(after, default=0)
+        if after and not between_contrast and c.support >= 2 and min(after) - first < 80:
+            # "instämmer i bedömningen att det finns problem": agreeing that there are problems.
+            c.oppose, c.support, c.risk = 1, 0, c.risk
+    if contrast and c.support == 1 and (c.oppose or c.risk) and any(p > contrast.start() for p, pol, _ in events if pol == "oppose"):
+        c.contrast_mixed = True  # "ser inga hinder …, men anser att X är att föredra"
+    c.about_proposal = bool(lex.PROPOSAL_REFERENCE.search(low))
+    first_word_subject = lex.DESCRIPTION_START.search(text) and lex.DESCRIPTION_VERBS.search(text)
+    in_description_section = any(lex.DESCRIPTION_HEADINGS.search(h) for h in sentence.headings)
+    c.description = bool(first_word_subject or in_description_section) and not c.has_position
+    if (c.support or c.oppose) and lex.GENERAL_OBJECT.search(text):
+        c.general = True
+        c.general_rest = bool(lex.GENERAL_REST.search(text))
+    return c
+
+
+def negated_target(p: Proposal) -> bool:
+    return bool(lex.NEGATED_TARGET.search(p.title))
+
+
+class Reading(NamedTuple):
+    """What one sentence says about one proposal: its stance (None: no position), strength 2 for an
+    explicit position and 1 for a lean, and the probability a trained model gives it (None for rules)."""
+
+    stance: str | None
+    weight: int = 2
+    prob: float | None = None

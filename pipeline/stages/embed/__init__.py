@@ -1,0 +1,1 @@
+"""Embed stage: sentence and proposal texts -> L2-normalised float32 vectors (see base.Encoder)."""

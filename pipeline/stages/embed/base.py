@@ -1,0 +1,95 @@
+"""The encoder interface every embedder follows, and the identity a run records of the one it used.
+
+`encode(texts, role) -> (n, dim) float32`, L2-normalised; `.info` says which model produced the
+vectors (name, model, revision, pooling, fingerprint, what it fell back from), so a manifest can
+name the encoder that actually ran.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+# Proposals are the queries of our asymmetric retrieval; document sentences are the passages.
+ROLES = ("sentence", "proposal")
+
+# Load-time sample for the int8 check: short and long, formal Swedish as in remissvar.
+CALIBRATION = (
+    "Region Jönköpings län tillstyrker förslaget.",
+    "Socialnämnden beslutar att bifalla förslaget till remissvar.",
+    "Kommunen avstyrker förslaget om en ledningsansvarig läkare.",
+    "Vi ser positivt på att regionerna ska erbjuda medicinsk bedömning av läkare dygnet runt, "
+    "men saknar en analys av hur bemanningen ska lösas i glesbygd.",
+    "Föreningen delar utredningens bedömning att kompetensförsörjningen inom den kommunala "
+    "hälso- och sjukvården behöver stärkas, särskilt när det gäller specialistsjuksköterskor.",
+    "Förslaget om en nationell ledarskapsutbildning bör genomföras i samverkan med Sveriges "
+    "Kommuner och Regioner.",
+    "Inga synpunkter.",
+    "Konsekvensanalysen är bristfällig vad gäller kostnaderna för kommunerna, och finansieringen "
+    "av det statliga avtalet för vårdvetenskaplig utbildning behöver förtydligas innan lagkravet "
+    "träder i kraft.",
+)
+INT8_MIN_COSINE = 0.99
+
+
+@dataclass
+class EncoderInfo:
+    """Identity of the encoder that actually produced a run's vectors (goes into manifests and reports)."""
+
+    name: str
+    model: str
+    revision: str | None
+    pooling: str
+    normalize: bool
+    max_length: int
+    dim: int
+    quantize: str | None
+    window_overlap: float = 0.0  # share of a window repeated in the next, for texts over max_length
+    fallback_from: str | None = None
+    fallback_reason: str | None = None
+    backend: str = "transformers"
+    fingerprint: str = ""  # hash of config + sampled weights: a local dir edited in place changes it
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def cache_spec(self) -> dict:
+        """Everything that changes the vectors; the cache keys on it (not on name or fallback)."""
+        keys = ("backend", "model", "revision", "fingerprint", "pooling", "normalize", "max_length", "quantize",
+                "window_overlap")
+        return {k: getattr(self, k) for k in keys}
+
+
+def one_line(e) -> str:
+    return " ".join(str(e).split())
+
+
+def check_role(role: str) -> None:
+    if role not in ROLES:
+        raise ValueError(f"unknown role '{role}' (expected one of {', '.join(ROLES)})")
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+
+
+class Encoder:
+    """Base: `encode(texts, role)` -> (n, dim) float32; `.info`; `.windowed` counts long inputs."""
+
+    info: EncoderInfo
+    windowed: int = 0
+
+    def model_input(self, text: str, role: str = "sentence") -> str:
+        """The exact string the model sees (the cache keys on it, so roles share vectors where equal)."""
+        check_role(role)
+        return text
+
+    def encode(self, texts, role: str = "sentence") -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError

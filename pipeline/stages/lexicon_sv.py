@@ -1,0 +1,120 @@
+"""Swedish remiss lexicon: how respondents say that they support, oppose, hesitate or abstain.
+
+Written for remissvar in general, after the conventions civil servants use in a
+remissammanställning (tillstyrker / avstyrker / har synpunkter / lämnar utan erinran), not for
+the sentences of one corpus. Patterns match lower-cased text. Strength 2 is an explicit position
+("tillstyrker", "instämmer inte"); 1 is an evaluation that leans one way ("är positivt",
+"ser risker").
+"""
+from __future__ import annotations
+
+import re
+
+# Fixed phrases, matched first and masked, so their inner words are not read again:
+# double negations and set expressions whose negator is part of the meaning.
+PHRASES = [
+    (r"ser\s+(?:inga|inte\s+några)\s+(?:skäl|anledning\w*)\s+(?:att|till\s+att)\s+(?:motsätta|invända|ifrågasätta|avstyrka)\w*(?:\s+sig)?", "support", 2),
+    (r"(?:har\s+)?(?:inget|ingenting|inte\s+något)\s+att\s+invända|inga\s+invändningar", "support", 2),
+    (r"(?:ingen|inga)\s+erinr\w*|utan\s+erinran|lämnar\s+\w*\s*utan\s+(?:erinran|invändning\w*)", "support", 2),
+    (r"ser\s+inga\s+hinder|har\s+inget\s+emot", "support", 1),
+    (r"tar\s+(?:inte|ej)\s+(?:ställning|någon\s+ställning)|avstår\s+från\s+att\s+(?:yttra|ta\s+ställning|lämna\s+synpunkter)", "neutral", 2),
+    (r"(?:har|lämnar)\s+(?:inga|inte\s+några)\s+(?:synpunkter|kommentarer)|ingen\s+(?:uppfattning|åsikt)", "neutral", 2),
+    (r"inte\s+(?:\w+\s+){0,2}(?:medföra|leda\s+till|bidra\s+till|ge|innebära)\s+(?:\w+\s+)?(?:bättre|ökad\w*|förbättr\w*)", "oppose", 1),
+    (r"att\s+föredra\s+(?:framför|före)", "oppose", 1),
+    (r"kan\s+inte\s+ställa\s+(?:sig|oss)\s+bakom", "oppose", 2),
+]
+
+# Cues whose polarity flips when a negator stands next to them ("instämmer inte", "stödjer ej").
+CUES = [
+    (r"tillstyrk\w*", "support", 2),
+    (r"instämm\w*|instämde", "support", 2),
+    (r"ställ\w*\s+(?:sig|oss|mig)\s+(?:\w+\s+)?bakom", "support", 2),
+    (r"ställ\w*\s+(?:sig|oss|mig)\s+(?:\w+\s+)?positiv\w*", "support", 2),
+    (r"ser\s+(?:\w+\s+){0,2}positivt\s+på|ser\s+(?:det|detta|dessa)\s+som\s+(?:\w+\s+)?positiv\w*", "support", 2),
+    (r"välkomna\w*|välkommet", "support", 2),
+    (r"stöd(?:er|jer)|stödja|ger\s+(?:sitt\s+)?stöd", "support", 2),
+    (r"delar\s+(?:\w+\s+){0,3}(?:bedömning\w*|uppfattning\w*|slutsats\w*|synen|analys\w*|ställningstagande\w*)", "support", 2),
+    (r"håller\s+med", "support", 2),
+    (r"bifaller\s+(?:utredningens|förslag)", "support", 2),
+    (r"(?:är|vore|blir)\s+(?:\w+\s+)?(?:positiv\w*|bra|angelägen\w*|välkommen|nödvändig\w*)", "support", 1),
+    (r"positiv\w*\s+till", "support", 1),
+    (r"(?:en\s+)?(?:god|bra)\s+idé", "support", 1),
+    (r"avstyrk\w*", "oppose", 2),
+    (r"motsätt\w*\s+(?:sig|oss)|motsätter", "oppose", 2),
+    (r"avvisa\w*", "oppose", 2),
+    (r"(?:starka\s+|flera\s+)*argument\s+mot", "oppose", 2),
+    (r"negativ\w*\s+till|ser\s+negativt", "oppose", 2),
+    (r"kritisk\w*\s+till", "oppose", 2),
+    (r"ifrågasätt\w*", "oppose", 1),
+]
+
+# Risks and problems raised: a weak lean against ("raises only risks and objections").
+RISKS = [
+    r"risk\w*", r"\w*säkerhetsrisk\w*", r"\w*(?:vård|patient)risk\w*", r"farhåg\w*", r"oro\b", r"oroa\w*", r"ojämlik\w*", r"otydlig\w*", r"oklar\w*",
+    r"försvår\w*", r"svårighet\w*", r"problem\w*", r"nackdel\w*", r"resursförsvagning\w*",
+]
+
+CONDITIONS = [
+    r"under\s+(?:förutsättning\w*|villkor\w*)\s+att", r"förutsatt\s+att", r"endast\s+om\b", r"med\s+förbehåll",
+    r"tveksam\w*", r"på\s+villkor\s+att",
+]
+
+CONTRAST = r"\b(?:men|dock|däremot|samtidigt|emellertid|även\s+om)\b"
+NEGATORS = {"inte", "ej", "icke", "aldrig", "inga", "ingen", "inget"}
+# "inte minst", "inte bara": emphasis ("not least", "not only"), not negation of the cue.
+NOT_NEGATING_NEXT = {"minst", "bara", "enbart", "endast", "blott"}
+
+# The inquiry as grammatical subject: description of what is proposed, not the respondent's view.
+DESCRIPTION_START = re.compile(
+    r"^(?:i\s+)?(?:utredningen|utredaren|utredningens\s+(?:förslag|bedömning|uppdrag)\w*|betänkandet|direktiven|"
+    r"regeringen|avsnittet|kapitlet|förslaget\s+innebär|som\s+beskrivs|enligt\s+utredningen|"
+    r"de\s+aktuella\s+förslagen|en\s+utredning)\b",
+    re.I,
+)
+DESCRIPTION_VERBS = re.compile(
+    r"\b(?:föreslår|föreslås|bedömer|bedöms|menar|beskriver|skriver|lämnar|anger|anges|visar|konstaterar|redogör|"
+    r"pekar|presenteras|innebär|har\s+gjorts|framhåller)\b",
+    re.I,
+)
+# Sections that restate the inquiry (a protocol's case description, the background).
+DESCRIPTION_HEADINGS = re.compile(
+    r"^(?:ärendebeskrivning|bakgrund|ärendet|sammanfattning\s+av\s+(?:betänkandet|utredningen)|utredningens\s+förslag|"
+    r"beslutsunderlag|remissen)\b",
+    re.I,
+)
+
+# A position taken on the inquiry as a whole or on a group of its proposals.
+GENERAL_OBJECT = re.compile(
+    r"\b(?:utredningens|betänkandets|de|samtliga|alla|övriga|resterande|dessa|flertalet|merparten\s+av)\s+"
+    r"(?:\w+\s+){0,2}(?:förslag|bedömningar|slutsatser|ställningstaganden|förslagen|bedömningarna)\b(?!\s+(?:att|om)\b)"
+    r"|\bi\s+allt\s+väsentligt\b|\bi\s+stort\b|\butredningen\s+i\s+sin\s+helhet\b|\bbetänkandet\s+i\s+(?:sin\s+helhet|stort)",
+    re.I,
+)
+# "övriga förslag": only what was not addressed before.
+GENERAL_REST = re.compile(r"\b(?:övriga|resterande|andra)\s+(?:\w+\s+)?(?:förslag|bedömningar)", re.I)
+
+# Proposals phrased as "X should not be introduced": arguing against X supports them.
+NEGATED_TARGET = re.compile(
+    r"\b(?:bör|ska|skall)\s+(?:inte|ej)\s+(?:införas|genomföras|inrättas|tillåtas|ges)\b|^(?:inga|ingen|inget)\b", re.I
+)
+# A sentence about the proposal itself, not about the action it concerns.
+PROPOSAL_REFERENCE = re.compile(r"\b(?:förslag\w*|bedömning\w*|utredningens|ställningstagande\w*)\b", re.I)
+
+# The commonest Swedish function words: their share of a text's words tells Swedish prose (about a
+# third) from other languages and from non-prose (a few percent at most). Chosen to be rare as words
+# of English, German or the Nordic neighbours' most frequent forms.
+LANGUAGE_MARKERS = frozenset("""
+och att det som är för på med av till inte har de den ett en om vi kan ska eller från sig
+vara detta också även som dessa när där så men bör skulle kommer finns vid inom samt mot utan
+deras vår våra vårt hur vilket vilka här efter under mellan genom andra än mycket redan
+""".split())
+
+# Function words: a line that ends on one of these was wrapped mid-sentence (it is no heading), and
+# they say nothing about which proposal a sentence is about. English "the/of/and" end wrapped lines too.
+FUNCTION_WORDS = frozenset({
+    "att", "och", "som", "i", "på", "för", "med", "av", "till", "om", "den", "det", "de", "en", "ett", "är",
+    "har", "kan", "ska", "skall", "bör", "samt", "eller", "men", "från", "vid", "under", "inom", "mellan",
+    "både", "vilket", "vilka", "där", "när", "så", "inte", "än", "utan", "genom", "mot", "efter", "hur",
+    "vad", "vår", "våra", "sin", "sina", "dess", "deras", "över", "hos", "åt", "enligt", "kring", "bland",
+    "the", "of", "and",
+})

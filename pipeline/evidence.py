@@ -13,7 +13,7 @@ from .records import Label, Sentence
 EVIDENCE_JACCARD = 0.5  # the default of evaluation.evidence_jaccard
 _WS = re.compile(r"\s+")
 # A hyphen that ended a line: "instäm-mer" / "instäm- mer" -> "instämmer". Applied to both sides, so
-# genuine compounds ("hälso- och") are changed the same way on each and still match.
+# genuine compounds ("kultur- och") are changed the same way on each and still match.
 _LINE_HYPHEN = re.compile(r"(?<=\w)-\s*(?=[a-zåäöéü])")
 _TOKEN = re.compile(r"\w+")
 

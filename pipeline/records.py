@@ -21,6 +21,7 @@ class Proposal:
     section: str | None = None
     kind: str = "forslag"
     english: str = ""
+    aliases: tuple[str, ...] = ()  # other names respondents use for it, added by an analyst
 
     @property
     def text(self) -> str:
@@ -97,6 +98,7 @@ class Evidence:
     text: str
     start: int
     end: int
+    why: str = ""  # why the sentence was tied to the proposal (the linker's signals)
 
 
 @dataclass
@@ -115,7 +117,7 @@ class Prediction:
             "stance": self.stance,
             "score": round(float(self.score), 4),
             "basis": self.basis,
-            "evidence": [{"text": e.text, "start": e.start, "end": e.end} for e in self.evidence],
+            "evidence": [{"text": e.text, "start": e.start, "end": e.end, "why": e.why} for e in self.evidence],
         }
 
     @classmethod
@@ -125,7 +127,8 @@ class Prediction:
         if d["stance"] not in STANCES:
             raise ValueError(f"unknown stance {d['stance']!r}")
         return cls(str(d["doc_id"]), str(d["proposal_id"]), d["stance"], float(d.get("score", "nan")), d.get("basis"),
-                   [Evidence(str(e["text"]), int(e["start"]), int(e["end"])) for e in d.get("evidence") or []])
+                   [Evidence(str(e["text"]), int(e["start"]), int(e["end"]), str(e.get("why") or ""))
+                    for e in d.get("evidence") or []])
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,14 @@ from .errors import InputError
 KINDS = ("ingest", "segmenter", "embedder", "linker", "classifier")
 _REGISTRY: dict[str, dict[str, type]] = {kind: {} for kind in KINDS}
 
-# Names stored by artifacts of format v1 (module paths of the code before the move, bare kinds).
+# Names stored by artifacts of format v1 (module paths of the code before the registry). The v1 linkers
+# and classifiers were retired with the catalog-derived linker (lexicon.v2, rules.v1): an artifact that
+# names them fails with one line asking for a retrain.
 ALIASES = {
     "ingest": {"pipeline.ingest.Reader": "reader.v1"},
-    "segmenter": {"pipeline.segment.Segmenter": "segmenter.v1"},
-    "linker": {"pipeline.link.LexicalLinker": "lexical.v1", "pipeline.link.HybridLinker": "hybrid.v1"},
-    "classifier": {"pipeline.classify.LexiconClassifier": "lexicon.v1", "pipeline.learn.LogRegClassifier": "logreg.v1",
-                   "pipeline.learn.FinetuneClassifier": "finetune.v1", "logreg": "logreg.v1",
-                   "finetune": "finetune.v1"},
+    "segmenter": {},
+    "linker": {},
+    "classifier": {},
     "embedder": {},
 }
 

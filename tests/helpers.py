@@ -95,12 +95,12 @@ CATALOG = Catalog(
 def predict(raw: str, catalog: Catalog = CATALOG, doc_id: str = "svar"):
     """{proposal_id: Prediction} of the lexicon baseline (with the lexical linker) on one raw document."""
     from pipeline.stages.classify.lexicon import LexiconClassifier
-    from pipeline.stages.link import LexicalLinker
+    from pipeline.stages.link import RuleLinker
     from pipeline.stages.segment import Segmenter
 
     doc = make_doc(raw, doc_id)
     sentences = Segmenter().segment(doc)
-    preds = LexiconClassifier(LexicalLinker()).bind(catalog).predict(Doc(doc_id, sentences))
+    preds = LexiconClassifier(RuleLinker(use_embeddings=False)).bind(catalog).predict(Doc(doc_id, sentences))
     return {p.proposal_id: p for p in preds}, doc
 
 

@@ -254,7 +254,7 @@ def test_rerun_skips_done_documents_and_recomputes_what_changed(tmp_path, offlin
     assert run_main(["predict", f"input={inp}", f"output={out}", *NO_EMBED, "run.force=true"]) == 0
     assert manifest(out)["processed"] == 6
 
-    assert run_main(["predict", f"input={inp}", f"output={out}", *NO_EMBED, "linker.min_sentence_score=3.0"]) == 0
+    assert run_main(["predict", f"input={inp}", f"output={out}", *NO_EMBED, "linker.min_lex=0.3"]) == 0
     assert manifest(out)["processed"] == 6  # another config: nothing reusable
 
 
@@ -341,7 +341,7 @@ def test_merge_refuses_missing_shards_and_mixed_configs(tmp_path, offline, capsy
     assert run_main(["merge", str(a), f"output={tmp_path / 'm'}"]) == 2
     assert "need each shard 0..n-1 exactly once" in capsys.readouterr().err
     assert run_main(["predict", f"input={inp}", f"output={b}", *NO_EMBED, "run.shard=1", "run.num_shards=2",
-                     "linker.min_sentence_score=3.0"]) == 0
+                     "linker.min_lex=0.3"]) == 0
     assert run_main(["merge", str(a), str(b), f"output={tmp_path / 'm'}"]) == 2
     assert "run_key differs" in capsys.readouterr().err
 
@@ -366,7 +366,7 @@ def test_same_config_and_data_give_identical_predictions_and_manifest_keys(tmp_p
     assert (a / "predictions.jsonl").read_bytes() == (b / "predictions.jsonl").read_bytes()
     ma, mb = manifest(a), manifest(b)
     assert ma["config_hash"] == mb["config_hash"] and ma["data_hash"] == mb["data_hash"]
-    assert ma["config"]["classifier"]["_target_"] == "lexicon.v1"
+    assert ma["config"]["classifier"]["_target_"] == "lexicon.v2"
     assert {"commit", "dirty"} <= set(ma["git"]) and ma["packages"]["torch"]
     assert ma["seed"] == 0 and ma["wall_time_s"]
 

@@ -53,7 +53,8 @@ def check_predictions(rows: list[dict], docs: dict[str, Path]) -> None:
             assert r["evidence"], r
         raw = raws[r["doc_id"]]
         for ev in r["evidence"]:
-            assert set(ev) == {"text", "start", "end"}
+            assert set(ev) == {"text", "start", "end", "why"}
+            assert isinstance(ev["why"], str) and ev["why"]  # every piece of evidence says why it was tied
             assert isinstance(ev["start"], int) and isinstance(ev["end"], int)
             assert 0 <= ev["start"] < ev["end"] <= len(raw)
             assert ev["text"].split()[0] in raw[ev["start"] : ev["end"]], ev

@@ -138,13 +138,13 @@ def corpus(tmp_path):
 
 @pytest.fixture(scope="module")
 def real_multirun(tmp_path_factory, cache_dir, hf_home) -> Path:
-    """Two real `stance evaluate` jobs of one Hydra multirun: lexical linker, min_sentence_score 2 and 6."""
+    """Two real `stance evaluate` jobs of one Hydra multirun: lexical linker, min_lex 0.2 and 0.6."""
     sweep = tmp_path_factory.mktemp("real") / "multirun"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HF_HUB_OFFLINE", "1")
         mp.setenv("REMISS_CACHE", str(cache_dir))
         mp.setenv("HF_HOME", str(hf_home))
-        rc = run_main(["evaluate", *NO_EMBED, "linker=lexical", "linker.min_sentence_score=2,6",
+        rc = run_main(["evaluate", *NO_EMBED, "linker=lexical", "linker.min_lex=0.2,0.6",
                        "evaluation.confusion_png=false", f"hydra.sweep.dir={sweep}", "-m"])
     assert rc == 0
     assert (sweep / "0" / "metrics.json").is_file() and (sweep / "1" / "metrics.json").is_file()
@@ -162,7 +162,7 @@ def test_real_runs_point_estimates_equal_metrics_json(real_multirun):
             assert run.scores[m] == pytest.approx(recorded[m], abs=1e-12), m
         assert len(run.cells.keys) == recorded["n_cells"] == 60
     assert comparison.notes == []  # nothing recomputed differs from metrics.json
-    assert comparison.keys == ["linker.min_sentence_score"]  # the swept key; output, paths, … say nothing
+    assert comparison.keys == ["linker.min_lex"]  # the swept key; output, paths, … say nothing
 
 
 def test_real_multirun_table_and_paired_test(real_multirun, capsys):
@@ -172,11 +172,11 @@ def test_real_multirun_table_and_paired_test(real_multirun, capsys):
     assert comparison_md.strip() in out
     rows = list(csv.DictReader((real_multirun / "compare.csv").open(encoding="utf-8")))
     # Labels are the Hydra overrides (without command=/hydra.*); the only differing key is the swept one.
-    assert [r["run"] for r in rows] == ["embedder=null linker=lexical linker.min_sentence_score=2 "
+    assert [r["run"] for r in rows] == ["embedder=null linker=lexical linker.min_lex=0.2 "
                                         "evaluation.confusion_png=False",
-                                        "embedder=null linker=lexical linker.min_sentence_score=6 "
+                                        "embedder=null linker=lexical linker.min_lex=0.6 "
                                         "evaluation.confusion_png=False"]
-    assert [r["linker.min_sentence_score"] for r in rows] == ["2", "6"]
+    assert [r["linker.min_lex"] for r in rows] == ["0.2", "0.6"]
     assert float(rows[0]["macro_f1"]) > float(rows[1]["macro_f1"])
     assert rows[0]["protocol"] == "no training (rules)" and rows[0]["encoder"] == "none"
     paired = json.loads((real_multirun / "paired_test.json").read_text(encoding="utf-8"))

@@ -12,10 +12,10 @@ from pipeline.cli import CONFIG_DIR
 
 EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
 EXPECTED = {  # experiment: (embedder, classifier target)
-    "lexicon": ("kb-sbert", "lexicon.v1"),
-    "logreg-e5": ("e5-bundled", "logreg.v1"),
-    "logreg-kb-sbert": ("kb-sbert", "logreg.v1"),
-    "finetune-kb-bert": ("kb-bert", "finetune.v1"),
+    "lexicon": ("kb-sbert", "lexicon.v2"),
+    "logreg-e5": ("e5-bundled", "logreg.v2"),
+    "logreg-kb-sbert": ("kb-sbert", "logreg.v2"),
+    "finetune-kb-bert": ("kb-bert", "finetune.v2"),
 }
 
 

@@ -89,9 +89,9 @@ def test_general_statements_are_recognised():
     assert c.general
     c = cues("Kommunen lämnar övriga förslag utan erinran.")
     assert c.general and c.general_rest and c.polarity()[0] == "support"
-    # without a position it is not a general statement, just a blanket line
+    # without a position it is a blanket line: general, but it carries no stance to the rest
     c = cues("Kommunen har inga synpunkter på övriga förslag.")
-    assert not c.general and c.polarity()[0] == "neutral"
+    assert c.general and c.general_rest and c.polarity()[0] == "neutral"
     # "förslaget att …" names one proposal's content, not a group
     assert not cues("Kommunen tillstyrker utredningens förslag att inrätta ett register.").general
 

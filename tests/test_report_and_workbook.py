@@ -20,7 +20,7 @@ import pytest
 from pipeline.stages.classify.lexicon import LexiconClassifier
 from pipeline.core.catalog import load_catalog
 from pipeline.stages.ingest import read_document
-from pipeline.stages.link import LexicalLinker
+from pipeline.stages.link import RuleLinker
 from pipeline.records import STANCES, Catalog, Doc, DocResult, Evidence, Prediction, Proposal, Sentence
 from pipeline.report import render_report, write_report, write_workbook
 from pipeline.report.browser import dump_dom, find_chromium, screenshot
@@ -32,12 +32,12 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "data" / "sou-2024-72" / "docs"
 CATALOG = load_catalog(ROOT / "data" / "sou-2024-72" / "proposals.yaml")
 RUN = {"sou": CATALOG.sou, "title": CATALOG.title, "encoder": "e5-bundled (intfloat/multilingual-e5-small)",
-       "classifier": "lexicon.v1", "model": None, "run_key": "abc123"}
+       "classifier": "lexicon.v2", "model": None, "run_key": "abc123"}
 ERRORS = [{"path": "in/skannad <svar>.pdf", "doc_id": "skannad <svar>", "error": "PDF has no text layer (scanned?)"}]
 
 
 def _build() -> list[DocResult]:
-    classifier = LexiconClassifier(linker=LexicalLinker()).bind(CATALOG)
+    classifier = LexiconClassifier(linker=RuleLinker(use_embeddings=False)).bind(CATALOG)
     results = []
     for path in sorted(DOCS.glob("*.txt")):
         doc = read_document(path)

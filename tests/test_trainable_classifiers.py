@@ -23,7 +23,7 @@ from pipeline.stages.classify.finetune import FinetuneClassifier
 from pipeline.stages.classify.lexicon import LexiconClassifier
 from pipeline.stages.classify.logreg import LogRegClassifier
 from pipeline.stages.ingest import read_document
-from pipeline.stages.link import HybridLinker, LexicalLinker
+from pipeline.stages.link import RuleLinker
 from pipeline.stages.segment import Segmenter
 
 from conftest import CORPUS, ROOT
@@ -54,7 +54,7 @@ def corpus():
 
 def fit_logreg(corpus, docs=None, **kw):
     docs = docs or sorted(corpus["sentences"])
-    return LogRegClassifier(linker=LexicalLinker(), **kw).fit(corpus["corpus"].subset(docs))
+    return LogRegClassifier(linker=RuleLinker(use_embeddings=False), **kw).fit(corpus["corpus"].subset(docs))
 
 
 def predict(clf, corpus, doc):
@@ -80,7 +80,7 @@ def test_every_evidence_quote_of_the_labels_matches_a_sentence(corpus):
 
 
 def test_training_pairs_carry_the_cell_stance_on_evidence_and_none_elsewhere(corpus):
-    clf = bound(LogRegClassifier(linker=LexicalLinker()), corpus)
+    clf = bound(LogRegClassifier(linker=RuleLinker(use_embeddings=False)), corpus)
     docs, y = clf.training_pairs(corpus["corpus"])
     gold, _ = gold_links(corpus["sentences"], corpus["labels"])
     k = 0
@@ -102,7 +102,7 @@ def test_training_pairs_carry_the_cell_stance_on_evidence_and_none_elsewhere(cor
 
 
 def test_a_general_statement_overridden_for_a_proposal_is_left_out_not_none(corpus):
-    clf = bound(LogRegClassifier(linker=LexicalLinker()), corpus)
+    clf = bound(LogRegClassifier(linker=RuleLinker(use_embeddings=False)), corpus)
     docs, y = clf.training_pairs(corpus["corpus"].subset(["eksjo-kommun"]))
     dp = docs[0]
     general = [i for i, c in enumerate(dp.cues) if c.general]
@@ -119,7 +119,7 @@ def test_a_general_statement_overridden_for_a_proposal_is_left_out_not_none(corp
 def test_candidates_are_linked_pairs_general_times_all_and_top_k(corpus):
     sents, catalog = corpus["sentences"]["eksjo-kommun"], corpus["catalog"]
     cues = [read_cues(s) for s in sents]
-    links = LexicalLinker().fit(catalog).link(sents)
+    links = RuleLinker(use_embeddings=False).fit(catalog).link(sents)
     base = candidate_pairs(sents, cues, links, catalog)
     for i, pid in base:
         assert not sents[i].is_heading and not cues[i].description
@@ -134,7 +134,7 @@ def test_candidates_are_linked_pairs_general_times_all_and_top_k(corpus):
 
 
 def test_pair_features_layout_and_spec_roundtrip(corpus):
-    clf = bound(LogRegClassifier(linker=LexicalLinker()), corpus)
+    clf = bound(LogRegClassifier(linker=RuleLinker(use_embeddings=False)), corpus)
     dp = clf.doc_pairs(corpus["corpus"].docs["region-sormland"])
     f = PairFeatures(use_embeddings=True, lexicon_scale=3.0, dim=DIM)
     X = f.transform(dp, corpus["catalog"])
@@ -159,7 +159,7 @@ def test_pair_features_layout_and_spec_roundtrip(corpus):
 
 
 def test_logreg_is_a_sklearn_estimator_and_predicts_every_cell(corpus):
-    clf = LogRegClassifier(linker=LexicalLinker(), C=0.05)
+    clf = LogRegClassifier(linker=RuleLinker(use_embeddings=False), C=0.05)
     params = clf.get_params(deep=False)
     assert params["C"] == 0.05 and params["class_weight"] == "balanced" and params["random_state"] == 0
     assert clone(clf).get_params(deep=False)["C"] == 0.05
@@ -188,7 +188,7 @@ def test_logreg_save_load_roundtrip_is_safe_and_exact(corpus, tmp_path):
     assert files == ["weights.safetensors", "features.json"]
     for f in tmp_path.iterdir():  # nothing pickled: no pickle protocol header anywhere
         assert f.suffix in (".safetensors", ".json") and not f.read_bytes().startswith(b"\x80")
-    loaded = bound(LogRegClassifier.load(tmp_path, linker=LexicalLinker()), corpus)
+    loaded = bound(LogRegClassifier.load(tmp_path, linker=RuleLinker(use_embeddings=False)), corpus)
     assert loaded.get_params(deep=False) == {**clf.get_params(deep=False), "linker": loaded.linker}
     for doc in corpus["sentences"]:
         assert [p.to_json() for p in predict(loaded, corpus, doc)] == [p.to_json() for p in predict(clf, corpus, doc)]
@@ -196,7 +196,7 @@ def test_logreg_save_load_roundtrip_is_safe_and_exact(corpus, tmp_path):
 
 def test_unfitted_classifier_says_so(corpus):
     with pytest.raises(RuntimeError, match="not trained"):
-        predict(bound(LogRegClassifier(linker=LexicalLinker()), corpus), corpus, "eksjo-kommun")
+        predict(bound(LogRegClassifier(linker=RuleLinker(use_embeddings=False)), corpus), corpus, "eksjo-kommun")
 
 
 def test_reading_is_a_correction_of_the_lexicon():
@@ -250,17 +250,17 @@ def test_aggregate_with_readings_specific_overrides_general_and_comments_yield(c
 
 def test_lexicon_predictions_unchanged_by_the_refactor(corpus):
     """The lexicon path (readings=None) is the baseline: its cells on the corpus must stay as scored."""
-    clf = LexiconClassifier(linker=LexicalLinker()).fit(corpus["text"])
+    clf = LexiconClassifier(linker=RuleLinker(use_embeddings=False)).fit(corpus["text"])
     stances = [p.stance for d in sorted(corpus["sentences"]) for p in clf.predict(corpus["text"].docs[d])]
     assert len(stances) == 60 and stances.count("none") >= 10
 
 
 def test_link_evaluation_against_evidence(corpus):
-    clf = LexiconClassifier(linker=HybridLinker()).fit(corpus["corpus"])
+    clf = LexiconClassifier(linker=RuleLinker()).fit(corpus["corpus"])
     m = link_evaluation(clf, corpus["corpus"])
     assert 0 < m["precision"] <= 1 and 0.5 < m["recall"] <= 1 and m["n_gold"] > 20
     assert 0.5 < m["cells_with_evidence_linked"] <= 1 and m["unmatched_quotes"] == 0
-    assert m["linker"] == "HybridLinker"
+    assert m["linker"] == "RuleLinker"
 
 
 # ------------------------------------------------------------------------------ finetune (tiny BERT)
@@ -269,7 +269,7 @@ def test_link_evaluation_against_evidence(corpus):
 @pytest.fixture(scope="module")
 def finetuned(corpus, tiny_bert):
     docs = ["eksjo-kommun", "region-sormland"]
-    clf = FinetuneClassifier(linker=LexicalLinker(), model=tiny_bert, max_steps=2, batch_size=4, max_length=32,
+    clf = FinetuneClassifier(linker=RuleLinker(use_embeddings=False), model=tiny_bert, max_steps=2, batch_size=4, max_length=32,
                              learning_rate=1e-3)
     return clf.fit(corpus["text"].subset(docs))
 
@@ -284,7 +284,7 @@ def test_finetune_trains_predicts_and_roundtrips(corpus, finetuned, tmp_path):
     weights = sorted(p.name for p in (tmp_path / "model").iterdir())
     assert "model.safetensors" in weights
     assert not [w for w in weights if w.endswith((".bin", ".pt", ".pkl", ".joblib"))]
-    loaded = FinetuneClassifier.load(tmp_path, linker=LexicalLinker()).bind(corpus["catalog"])
+    loaded = FinetuneClassifier.load(tmp_path, linker=RuleLinker(use_embeddings=False)).bind(corpus["catalog"])
     p1 = finetuned.predict_proba(corpus["text"].docs[doc])
     p2 = loaded.predict_proba(corpus["text"].docs[doc])
     assert p1[0] == p2[0] and np.allclose(p1[1], p2[1], atol=1e-5)
@@ -300,14 +300,14 @@ def test_finetune_is_deterministic(corpus, finetuned, tiny_bert):
 
 
 def test_finetune_base_model_missing_is_one_line(corpus, tmp_path):
-    clf = FinetuneClassifier(linker=LexicalLinker(), model=str(tmp_path / "nowhere"), max_steps=1)
+    clf = FinetuneClassifier(linker=RuleLinker(use_embeddings=False), model=str(tmp_path / "nowhere"), max_steps=1)
     with pytest.raises(EncoderUnavailable) as e:
         clf.fit(corpus["text"].subset(["eksjo-kommun"]))
     assert "\n" not in str(e.value)
 
 
 def test_fit_without_labelled_documents_fails_clearly(corpus):
-    clf = LogRegClassifier(linker=LexicalLinker())
+    clf = LogRegClassifier(linker=RuleLinker(use_embeddings=False))
     c = corpus["corpus"]
     with pytest.raises(ValueError, match="no training pairs"):
         clf.fit(Corpus(c.catalog, {"eksjo-kommun": c.docs["eksjo-kommun"]},

@@ -98,7 +98,7 @@ def test_train_writes_a_safe_versioned_artifact_that_predict_uses(stance, artifa
     for p in art.iterdir():
         assert not p.read_bytes().startswith(b"\x80")  # no pickle
     meta = json.loads((art / "model.json").read_text())
-    assert meta["labels"] == list(STANCES) and meta["classifier"] == "logreg.v1"
+    assert meta["labels"] == list(STANCES) and meta["classifier"] == "logreg.v2"
     assert meta["encoder"]["name"] == "tiny" and meta["encoder"]["model"] == tiny_bert and meta["encoder"]["fingerprint"]
     assert len(meta["training_data"]["data_hash"]) == 16 and len(meta["training_data"]["documents"]) == 5
     assert meta["cv"]["protocol"] == "leave-one-document-out" and meta["cv"]["cell_accuracy"] is not None
@@ -178,4 +178,4 @@ def test_finetune_config_builds_through_the_registry(tiny_bert):
     clf = build_classifier(cfg)
     assert isinstance(clf, FinetuneClassifier) and clf.model == tiny_bert and clf.seed == 3
     assert clf.get_params(deep=False)["learning_rate"] == pytest.approx(3e-5)
-    assert type(clf.linker).__name__ == "HybridLinker" and clf.requires == {"sentence_vectors"}
+    assert type(clf.linker).__name__ == "RuleLinker" and clf.requires == {"sentence_vectors"}

@@ -95,7 +95,11 @@ def load_artifact(path) -> Artifact:
     if list(meta.get("labels") or []) != list(STANCES):
         raise InputError(path, f"trained for the label set {meta.get('labels')}, this run uses {list(STANCES)}: retrain "
                                f"with `stance train`")
-    registry.resolve("classifier", meta.get("classifier"), where=meta_file)  # one line for an unknown one
+    try:
+        registry.resolve("classifier", meta.get("classifier"), where=meta_file)
+    except InputError as e:
+        raise InputError(e.where, f"{e.problem}: made by another version of remiss stance, retrain it with "
+                                  f"`stance train`") from None
     try:
         config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
@@ -111,7 +115,10 @@ def load_artifact(path) -> Artifact:
         if node is None:
             continue
         target = node.get("_target_") if isinstance(node, dict) else None
-        registry.resolve(group, target, where=path / "config.yaml")
+        try:
+            registry.resolve(group, target, where=path / "config.yaml")
+        except InputError as e:
+            raise InputError(e.where, f"{e.problem}: retrain with `stance train`") from None
         node["_target_"] = registry.name_of(group, target)
     return Artifact(path, meta, OmegaConf.create(config))
 

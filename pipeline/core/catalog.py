@@ -35,6 +35,9 @@ def load_catalog(path) -> Catalog:
             raise InputError(path, f"duplicate proposal id '{pid}'")
         seen.add(pid)
         section = p.get("section")
+        aliases = p.get("aliases") or []
+        if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
+            raise InputError(path, f"proposal #{i} ({pid}): 'aliases' must be a list of non-empty strings")
         proposals.append(
             Proposal(
                 id=pid,
@@ -43,6 +46,7 @@ def load_catalog(path) -> Catalog:
                 section=None if section is None else str(section),
                 kind=str(p.get("kind") or "forslag"),
                 english=str(p.get("english") or ""),
+                aliases=tuple(a.strip() for a in aliases),
             )
         )
     return Catalog(sou=str(doc.get("sou", "")), title=str(doc.get("title", "")), proposals=tuple(proposals), path=str(path))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from omegaconf import DictConfig
 
@@ -20,11 +21,15 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Loaded:
-    """A corpus and what loading it found: files that could not be read, the encoder that embedded it."""
+    """A corpus and what loading it found: files that could not be read, the encoder that embedded it;
+    its name, the inquiry it answers and whether its responses are real (quality is reported apart)."""
 
     corpus: Corpus
     errors: list[dict] = field(default_factory=list)
     embed_stats: dict | None = None
+    name: str = ""
+    inquiry: str = ""
+    real: bool | None = None
 
     def for_component(self, component) -> Corpus:
         """The corpus as `component` may read it: vectors only where it requires them, so that training
@@ -54,12 +59,13 @@ def read_all(cfg: DictConfig, input_paths, timer: Timer) -> tuple[list, dict[str
     return files, sentences, errors
 
 
-def embed_corpus(cfg: DictConfig, catalog: Catalog, sentences: dict[str, list[Sentence]], timer: Timer):
+def embed_corpus(cfg: DictConfig, catalog: Catalog, sentences: dict[str, list[Sentence]], timer: Timer,
+                 encoder=None):
     """(Corpus, embed stats): sentence and proposal vectors where the config names an embedder."""
     if cfg.get("embedder") is None:
         return Corpus(catalog, {d: Doc(d, s) for d, s in sentences.items()}), None
     with timer("embed"):
-        encoder = load_encoder(cfg.embedder, cache_dir=cfg.paths.cache_dir)
+        encoder = encoder or load_encoder(cfg.embedder, cache_dir=cfg.paths.cache_dir)
         texts = [s.with_heading for doc in sentences.values() for s in doc]
         sent_vecs = encoder.encode(texts, role="sentence") if texts else None
         prop_vecs = encoder.encode([p.text for p in catalog.proposals], role="proposal")
@@ -73,11 +79,35 @@ def embed_corpus(cfg: DictConfig, catalog: Catalog, sentences: dict[str, list[Se
     return Corpus(catalog, docs, proposal_vectors=prop_vecs), stats
 
 
-def load_corpus(cfg: DictConfig, timer: Timer) -> Loaded:
-    """The labelled corpus of cfg.data: documents segmented (and embedded), labels checked against both."""
-    catalog = load_catalog(cfg.data.catalog)
-    files, sentences, errors = read_all(cfg, cfg.data.docs, timer)
-    labels = load_labels(cfg.data.labels, catalog, doc_ids=[f.doc_id for f in files])
-    corpus, stats = embed_corpus(cfg, catalog, sentences, timer)
+def corpus_specs(cfg: DictConfig) -> list:
+    """The corpora a data config names: `data.corpora` (data=all), else the data config itself."""
+    corpora = cfg.data.get("corpora")
+    return list(corpora.values()) if corpora else [cfg.data]
+
+
+def load_spec(cfg: DictConfig, spec, timer: Timer, encoder=None) -> Loaded:
+    """One labelled corpus: documents segmented (and embedded), labels checked against them and the catalog."""
+    catalog = load_catalog(spec.catalog)
+    files, sentences, errors = read_all(cfg, spec.docs, timer)
+    labels = load_labels(spec.labels, catalog, doc_ids=[f.doc_id for f in files])
+    corpus, stats = embed_corpus(cfg, catalog, sentences, timer, encoder)
     corpus.labels = labels
-    return Loaded(corpus, errors, stats)
+    name = str(spec.get("name") or Path(str(spec.docs)).parent.name)
+    return Loaded(corpus, errors, stats, name, str(spec.get("inquiry") or catalog.path), spec.get("real"))
+
+
+def load_corpora(cfg: DictConfig, timer: Timer) -> list[Loaded]:
+    """Every labelled corpus of the data config, embedded by one encoder."""
+    encoder = None
+    if cfg.get("embedder") is not None:
+        with timer("load_encoder"):
+            encoder = load_encoder(cfg.embedder, cache_dir=cfg.paths.cache_dir)
+    return [load_spec(cfg, spec, timer, encoder) for spec in corpus_specs(cfg)]
+
+
+def load_corpus(cfg: DictConfig, timer: Timer) -> Loaded:
+    """The labelled corpus of cfg.data (one corpus)."""
+    specs = corpus_specs(cfg)
+    if len(specs) != 1:
+        raise InputError("data", f"data={cfg.data.get('name')} names {len(specs)} corpora: this needs one (data=<corpus>)")
+    return load_spec(cfg, specs[0], timer)

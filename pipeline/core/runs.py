@@ -182,7 +182,9 @@ def _group_choice(group: dict) -> str:
     if group.get("name") is not None:
         return str(group["name"])
     if group.get("_target_"):
-        return str(group["_target_"]).rsplit(".", 1)[-1]
+        target = str(group["_target_"])
+        # a registered name (rules.v1) as it stands; a module path (older runs) by its class
+        return target if re.fullmatch(r"[\w-]+\.v\d+", target) else target.rsplit(".", 1)[-1]
     return "{…}"
 
 

@@ -1,8 +1,16 @@
 """Linking scored alone: which sentences a classifier's linker ties to which proposals, against the
-sentences the hand labels quote as evidence."""
+sentences the hand labels quote as evidence.
+
+Gold is per (document, proposal) cell with basis `explicit` (general statements are not links to one
+proposal: aggregation propagates them): its evidence quotes, each matching one or more sentences. A
+quote is *found* when a sentence it matches is linked to the cell's proposal — a quote that matches
+several identical sentences ("Kommunen tillstyrker förslaget." under three headings) is found by
+any of them, since the quote cannot say which one was meant. Recall is over quotes; precision over
+the links made: a link is right when its sentence matches a quote of that cell.
+"""
 from __future__ import annotations
 
-from ..evidence import gold_links
+from ..evidence import evidence_sentences
 from ..records import Corpus
 
 
@@ -23,31 +31,54 @@ def link_metrics(pairs_predicted: set[tuple[str, str, int]], pairs_gold: set[tup
     }
 
 
-def link_evaluation(classifier, corpus: Corpus) -> dict:
-    """Linking alone, against the evidence quotes of the explicit labels.
-
-    Gold: (doc, proposal, sentence) for every sentence matching an evidence quote of a cell with basis
-    `explicit` (general statements are not links to one proposal: aggregation propagates them).
-    Predicted: every link the classifier's linker makes (`classifier` bound to the corpus' catalog).
-    Also per cell: share of explicit cells with at least one evidence sentence linked to their
-    proposal (what classification needs).
-    """
-    labels = corpus.labels
-    labelled = {lab.doc_id for lab in labels}
-    gold_all, unmatched = gold_links({d: doc.sentences for d, doc in corpus.docs.items() if d in labelled}, labels)
-    gold = {k for k, (_, basis) in gold_all.items() if basis == "explicit"}
-    predicted = set()
-    for doc_id, doc in corpus.docs.items():
-        if doc_id not in labelled:
-            continue
+def predicted_links(classifier, corpus: Corpus, doc_ids=None) -> set[tuple[str, str, int]]:
+    """Every (doc_id, proposal_id, sentence index) link the classifier's linker makes (bound to the
+    corpus' catalog) in `doc_ids` (default: the labelled documents)."""
+    out = set()
+    for doc_id in (corpus.doc_ids if doc_ids is None else doc_ids):
+        doc = corpus.docs[doc_id]
         for s, ln in zip(doc.sentences, classifier.links(doc)):
-            predicted |= {(doc_id, pid, s.index) for pid in ln}
-    out = link_metrics(predicted, gold)
-    cells = {(d, p) for d, p, _ in gold}
-    hit = {(d, p) for d, p, i in gold if (d, p, i) in predicted}
-    out["cells_with_evidence_linked"] = len(hit) / len(cells) if cells else None
-    out["n_cells"] = len(cells)
-    out["unmatched_quotes"] = len(unmatched)
-    out["linker"] = type(getattr(classifier, "linker_", None) or object()).__name__
-    out["gold"] = "sentences matching evidence quotes of basis-explicit labels"
+            out |= {(doc_id, pid, s.index) for pid in ln}
     return out
+
+
+def link_scores(predicted: set[tuple[str, str, int]], corpus: Corpus, linker: str = "") -> dict:
+    """Precision of `predicted` and recall of the explicit labels' evidence quotes (see the module doc)."""
+    quotes, gold_sentences, unmatched = [], set(), 0
+    for lab in corpus.labels:
+        if lab.stance == "none" or lab.basis != "explicit" or lab.doc_id not in corpus.docs:
+            continue
+        sentences = corpus.docs[lab.doc_id].sentences
+        for q in lab.evidence:
+            hits, missing = evidence_sentences(sentences, [q])
+            unmatched += len(missing)
+            if hits:
+                keys = {(lab.doc_id, lab.proposal_id, i) for i in hits}
+                quotes.append(keys)
+                gold_sentences |= keys
+    found = sum(bool(keys & predicted) for keys in quotes)
+    right = len(predicted & gold_sentences)
+    precision = right / len(predicted) if predicted else 0.0
+    recall = found / len(quotes) if quotes else 0.0
+    cells = {next(iter(k))[:2] for k in quotes}
+    hit = {next(iter(k))[:2] for k in quotes if k & predicted}
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        "true_positives": right,
+        "n_predicted": len(predicted),
+        "n_gold": len(quotes),
+        "cells_with_evidence_linked": len(hit) / len(cells) if cells else None,
+        "n_cells": len(cells),
+        "unmatched_quotes": unmatched,
+        "linker": linker,
+        "gold": "evidence quotes of basis-explicit labels (a quote matching several identical sentences is found "
+                "by any of them)",
+    }
+
+
+def link_evaluation(classifier, corpus: Corpus) -> dict:
+    """The linking scores of `classifier` (bound to corpus.catalog) on the labelled documents."""
+    name = type(getattr(classifier, "linker_", None) or object()).__name__
+    return link_scores(predicted_links(classifier, corpus), corpus, name)

@@ -137,3 +137,18 @@ def _confusion_lines(confusion: dict) -> list[str]:
     for lab, row in zip(labels, confusion["matrix"]):
         lines.append(f"{lab:<{first}} " + " ".join(f"{c:>{width}}" for c in row))
     return lines
+
+
+def corpus_table(results: dict[str, dict]) -> str:
+    """One Markdown row per corpus (real and authored apart, never pooled)."""
+    head = ["corpus", "real", "protocol", "cells", "cell accuracy", "macro F1", "stance macro F1 (addressed)",
+            "oppose F1", "evidence recall", "link precision", "link recall"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, m in results.items():
+        link = m.get("linking") or {}
+        real = {True: "real", False: "authored"}.get(m.get("real"), "-")
+        cells = [name, real, m.get("protocol", "-"), str(m["n_cells"]), _fmt(m["cell_accuracy"]), _fmt(m["macro_f1"]),
+                 _fmt(m["stance_macro_f1_addressed"]), _fmt(m["per_label"]["oppose"]["f1"]), _fmt(m["evidence_recall"]),
+                 _fmt(link.get("precision")), _fmt(link.get("recall"))]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

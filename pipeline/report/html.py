@@ -36,8 +36,9 @@ def _quote(d: DocView, ev: Evidence) -> str:
     """The evidence in its sentence, the evidence itself marked, with a link to the passage."""
     s = d.sentence_of(ev)
     text = squash(ev.text)
+    why = f'<span class="why">linked by {esc(ev.why)}</span>' if ev.why else ""
     if s is None:
-        return f"<blockquote><mark>{esc(text)}</mark></blockquote>"
+        return f"<blockquote><mark>{esc(text)}</mark>{why}</blockquote>"
     full = s.text
     i = full.find(text) if text and text != full else -1
     if text == full or not text:
@@ -46,7 +47,7 @@ def _quote(d: DocView, ev: Evidence) -> str:
         body = f"{esc(full[:i])}<mark>{esc(text)}</mark>{esc(full[i + len(text):])}"
     else:
         body = f"<mark>{esc(text)}</mark>"
-    return f'<blockquote>{body}<a class="go" href="#{_sentence_id(d, s)}">in document &#8594;</a></blockquote>'
+    return f'<blockquote>{body}<a class="go" href="#{_sentence_id(d, s)}">in document &#8594;</a>{why}</blockquote>'
 
 
 def _text_width(text: str, size: float = 13) -> float:

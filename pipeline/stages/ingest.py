@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = (".txt", ".pdf", ".docx")
 
-# Words that follow a hyphen in a Swedish suspended compound ("hälso- och sjukvård"):
+# Words that follow a hyphen in a Swedish suspended compound ("kultur- och fritidsnämnd"):
 # after these the hyphen is real and the line break is only a space.
 SUSPENDED_COMPOUND_NEXT = {"och", "eller", "samt", "respektive", "resp", "som", "till", "men", "än", "och/eller"}
 
@@ -317,7 +317,7 @@ def normalise(raw: str) -> tuple[str, list[int]]:
 def _hyphen_join(prev: str, nxt: str):
     """How to join a line ending in a hyphen with the next: (cut index in prev, separator) or None.
 
-    `instäm-` + `mer` → `instämmer`; `hälso-` + `och sjukvård` keeps `hälso- och`; `2025-02-` + `13`
+    `instäm-` + `mer` → `instämmer`; `kultur-` + `och fritid` keeps `kultur- och`; `2025-02-` + `13`
     keeps the hyphen of a date.
     """
     m = _HYPHEN_END.search(prev)
@@ -325,7 +325,7 @@ def _hyphen_join(prev: str, nxt: str):
         return None
     first = nxt.split(" ", 1)[0]
     if first.lower().strip(",.;:") in SUSPENDED_COMPOUND_NEXT:
-        return len(prev), " "  # keep "hälso-" and the space before "och"
+        return len(prev), " "  # keep "kultur-" and the space before "och"
     if prev[-2].isdigit() and first[:1].isdigit():
         return len(prev), ""  # "2025-02-" + "13."
     if first[:1].islower():

@@ -18,10 +18,24 @@ PHRASES = [
     (r"(?:ingen|inga)\s+erinr\w*|utan\s+erinran|lämnar\s+\w*\s*utan\s+(?:erinran|invändning\w*)", "support", 2),
     (r"ser\s+inga\s+hinder|har\s+inget\s+emot", "support", 1),
     (r"tar\s+(?:inte|ej)\s+(?:ställning|någon\s+ställning)|avstår\s+från\s+att\s+(?:yttra|ta\s+ställning|lämna\s+synpunkter)", "neutral", 2),
-    (r"(?:har|lämnar)\s+(?:inga|inte\s+några)\s+(?:synpunkter|kommentarer)|ingen\s+(?:uppfattning|åsikt)", "neutral", 2),
+    (r"(?:(?:har|lämnar)\s+)?(?:inga|inte\s+några)\s+(?:synpunkter|kommentarer)|ingen\s+(?:uppfattning|åsikt)", "neutral", 2),
     (r"inte\s+(?:\w+\s+){0,2}(?:medföra|leda\s+till|bidra\s+till|ge|innebära)\s+(?:\w+\s+)?(?:bättre|ökad\w*|förbättr\w*)", "oppose", 1),
     (r"att\s+föredra\s+(?:framför|före)", "oppose", 1),
     (r"kan\s+inte\s+ställa\s+(?:sig|oss)\s+bakom", "oppose", 2),
+    # Stance toward the inquiry itself, also as reported by others ("enligt SKR bör förslaget inte genomföras").
+    (r"(?:till\s+skillnad\s+från|i\s+motsats\s+till)\s+(?:utredningen|utredaren|betänkandet|förslaget)", "oppose", 2),
+    (r"förslag\w*\s+(?:\w+\s+)?(?:bör|ska|skall|måste)\s+(?:inte|ej)\s+(?:\w+\s+)?(?:genomföras|införas|antas|"
+     r"läggas\s+till\s+grund)", "oppose", 2),
+    (r"(?:bör|ska|skall|måste)\s+förslag\w*\s+(?:[\w-]+\s+){0,8}?(?:inte|ej)\s+(?:\w+\s+)?(?:genomföras|införas|antas)",
+     "oppose", 2),
+    (r"förslag\w*\s+(?:\w+\s+)?(?:bör|ska|skall|måste)\s+(?:\w+\s+)?(?:genomföras|införas|antas|"
+     r"läggas\s+till\s+grund)", "support", 2),
+    (r"(?:bör|ska|skall|måste)\s+förslag\w*\s+(?:[\w-]+\s+){0,8}?(?:genomföras|införas|antas)", "support", 2),
+    (r"säger\s+nej\s+till", "oppose", 2),
+    (r"säger\s+ja\s+till", "support", 2),
+    (r"(?:inget|ingenting|inte\s+något)\s+att\s+erinra", "support", 2),
+    (r"(?:lämnar|gör|avger)\s+(?:inget|inte\s+något)\s+ställningstagande|(?:har\s+)?inte\s+(?:kunnat\s+)?(?:enas|"
+     r"tagit\s+ställning)|avstår\s+från\s+(?:att\s+)?(?:ställningstagande|yttrande)", "neutral", 2),
 ]
 
 # Cues whose polarity flips when a negator stands next to them ("instämmer inte", "stödjer ej").
@@ -46,6 +60,21 @@ CUES = [
     (r"negativ\w*\s+till|ser\s+negativt", "oppose", 2),
     (r"kritisk\w*\s+till", "oppose", 2),
     (r"ifrågasätt\w*", "oppose", 1),
+    (r"godta\w*|accepter\w*|godkänn\w*|förorda\w*|bejaka\w*|biträd\w*", "support", 2),
+    (r"(?:är|vore|blir|framstår\s+som)\s+(?:\w+\s+)?(?:förhasta\w*|olämplig\w*|onödig\w*|kontraproduktiv\w*|"
+     r"otillräcklig\w*|problematisk\w*|orimlig\w*|felaktig\w*|ogenomtänkt\w*|verkningslös\w*|ineffektiv\w*|"
+     r"alltför\s+långtgående|ett\s+misstag)", "oppose", 1),
+    (r"kritisk\w*", "oppose", 1),
+    (r"beklaga\w*", "oppose", 1),
+]
+
+# Hedges: hesitation about a proposal. Alone (with objections) a lean against; beside support, mixed
+# ("tveksam … kan dock stödja …", LABELING.md). Preferring another solution is hesitation too.
+HEDGES = [
+    r"tveksam\w*", r"(?:viss|stor|stark)\s+tvekan", r"med\s+tvekan", r"skeptisk\w*", r"inte\s+(?:helt\s+)?övertygad\w*",
+    r"frågande\s+till", r"föredra(?:r|git)?\s+(?:en\s+annan|ett\s+annat|andra|att)", r"hade\s+(?:hellre|helst)\s+sett",
+    r"vore\s+(?:bättre|att\s+föredra)", r"gör\s+(?:större|mer)\s+nytta", r"förordar\s+(?:i\s+stället|en\s+annan|ett\s+annat)",
+    r"hellre\s+(?:bör|ska|vill|skulle)",
 ]
 
 # Risks and problems raised: a weak lean against ("raises only risks and objections").
@@ -56,8 +85,13 @@ RISKS = [
 
 CONDITIONS = [
     r"under\s+(?:förutsättning\w*|villkor\w*)\s+att", r"förutsatt\s+att", r"endast\s+om\b", r"med\s+förbehåll",
-    r"tveksam\w*", r"på\s+villkor\s+att",
+    r"på\s+villkor\s+att", r"kan\s+(?:dock|ändå|i\s+så\s+fall|eventuellt|möjligen)\s+(?:\w+\s+)?(?:stödja|tillstyrka|godta|acceptera)",
 ]
+# "kan stödja en försöksordning om den utvärderas oberoende": a support verb, then "om" + a clause
+# with a passive verb — a condition ("if"), not "förslaget om X" or "håller med om att".
+CONDITIONAL_IF = re.compile(r"\b(?:stödja|stödjer|stöder|tillstyrk\w*|godta\w*|accepter\w*|ställa\s+sig\s+bakom)\b"
+                            r"[^.;:]{0,100}?(?<!med\s)(?<!förslaget\s)(?<!förslagen\s)\bom\s+(?!att\b)(?:\w+\s+){0,3}"
+                            r"\w{2,}(?:as|förs|ges|tas|ds)\b")
 
 CONTRAST = r"\b(?:men|dock|däremot|samtidigt|emellertid|även\s+om)\b"
 NEGATORS = {"inte", "ej", "icke", "aldrig", "inga", "ingen", "inget"}
@@ -67,7 +101,7 @@ NOT_NEGATING_NEXT = {"minst", "bara", "enbart", "endast", "blott"}
 # The inquiry as grammatical subject: description of what is proposed, not the respondent's view.
 DESCRIPTION_START = re.compile(
     r"^(?:i\s+)?(?:utredningen|utredaren|utredningens\s+(?:förslag|bedömning|uppdrag)\w*|betänkandet|direktiven|"
-    r"regeringen|avsnittet|kapitlet|förslaget\s+innebär|som\s+beskrivs|enligt\s+utredningen|"
+    r"regeringen|avsnittet|kapitlet|förslaget\s+innebär|som\s+beskrivs|enligt\s+(?:utredningen|förslaget|betänkandet)|"
     r"de\s+aktuella\s+förslagen|en\s+utredning)\b",
     re.I,
 )
@@ -87,11 +121,21 @@ DESCRIPTION_HEADINGS = re.compile(
 GENERAL_OBJECT = re.compile(
     r"\b(?:utredningens|betänkandets|de|samtliga|alla|övriga|resterande|dessa|flertalet|merparten\s+av)\s+"
     r"(?:\w+\s+){0,2}(?:förslag|bedömningar|slutsatser|ställningstaganden|förslagen|bedömningarna)\b(?!\s+(?:att|om)\b)"
-    r"|\bi\s+allt\s+väsentligt\b|\bi\s+stort\b|\butredningen\s+i\s+sin\s+helhet\b|\bbetänkandet\s+i\s+(?:sin\s+helhet|stort)",
+    r"|\bi\s+allt\s+väsentligt\b|\bi\s+stort\b|\butredningen\s+i\s+sin\s+helhet\b|\bbetänkandet\s+i\s+(?:sin\s+helhet|stort)"
+    r"|\bi\s+övrigt\b",
     re.I,
 )
-# "övriga förslag": only what was not addressed before.
-GENERAL_REST = re.compile(r"\b(?:övriga|resterande|andra)\s+(?:\w+\s+)?(?:förslag|bedömningar)", re.I)
+# A group named by its theme or chapter: "förslagen om avgifterna", "förslagen i kapitel 6" (a list of
+# named proposals, "förslagen om X och om Y", names them one by one instead).
+GROUP_OBJECT = re.compile(r"\b(?:förslagen|bedömningarna|de\s+förslag)\s+(?:om|kring|gällande|rörande|avseende|i\s+kapitel|"
+                          r"i\s+avsnitt|inom)\b(?![^.;]*\b(?:och|samt)\s+(?:om|kring|gällande)\b)", re.I)
+# "övriga förslag", "i övrigt": only what was not addressed before.
+GENERAL_REST = re.compile(r"\b(?:övriga|resterande|andra)\s+(?:\w+\s+)?(?:förslag|bedömningar)|\bi\s+övrigt\b", re.I)
+# Objects sharing one verb: "positiv till X och till Y", "förslagen om X samt om Y".
+COORDINATED = re.compile(r",?\s+(?:och|samt|liksom)\s+(?=(?:till|om|för|på|av|med|kring|gällande)\s)", re.I)
+# Where a sentence about several proposals turns: its clauses are read apart.
+CLAUSE_BREAKS = re.compile(r"\s*;\s*|,?\s+(?:men|medan|däremot|samtidigt\s+som|dock)\s+|,\s+(?:och|samt)\s+(?=(?:\w+\s+){0,3}"
+                           r"(?:avstyrk|tillstyrk|instämm|stöd|motsätt|ställ|delar|välkomna|ser\s))|\s+samt\s+", re.I)
 
 # Proposals phrased as "X should not be introduced": arguing against X supports them.
 NEGATED_TARGET = re.compile(
@@ -108,6 +152,35 @@ och att det som är för på med av till inte har de den ett en om vi kan ska el
 vara detta också även som dessa när där så men bör skulle kommer finns vid inom samt mot utan
 deras vår våra vårt hur vilket vilka här efter under mellan genom andra än mycket redan
 """.split())
+
+# Words of the remiss genre and of any inquiry's proposals that say nothing about *which* proposal a
+# sentence is about ("förslaget", "utredningen", "ska införas"): left out when matching the catalog.
+REMISS_WORDS = frozenset("""
+förslag förslaget förslagen förslagens bedömning bedömningen bedömningar bedömningarna utredning utredningen
+utredningens utredaren betänkande betänkandet betänkandets regeringen remiss remissen remissvar yttrande yttrandet
+synpunkt synpunkter avsnitt avsnittet kapitel kapitlet del delen punkt punkten ställningstagande ställningstaganden
+ska skall bör kan får ges införs införas inrättas tas fram även också nya ny nytt vidare genom finns ingen inga inget
+anser anför tillstyrker avstyrker instämmer delar stödjer stöder välkomnar föreslår föreslås föreslagna föreslagen
+möjlighet möjligheten möjligheter möjligheterna stärkt stärka stärkas stärkta stärks ökad ökade ökat förbättrad
+förbättrade särskild särskilda särskilt tydligare tydlig tydliga
+""".split())
+
+# Finite verbs a respondent opens its sentences with ("Kommunen avstyrker", "Myndigheten för X anser"): the words
+# before them name who speaks, not what about.
+SPEAKER_VERBS = frozenset("""
+tillstyrker avstyrker anser ser delar instämmer stödjer stöder välkomnar har är ställer kan vill bedömer motsätter
+menar understryker noterar konstaterar förordar föreslår saknar efterfrågar betonar framhåller lämnar tar avstår
+godtar accepterar ifrågasätter vänder bejakar beklagar uppskattar anför påpekar önskar hänvisar tycker
+""".split())
+
+# A verdict: a line "5.3 Tillstyrks" or a flattened table row "6.4 Register Avstyrker" is an answer, not a heading.
+VERDICT = re.compile(r"\b(?:tillstyrk\w*|avstyrk\w*|instämm\w*|stöd(?:s|er|jer)|godta\w*|avvisa\w*|"
+                     r"inga\s+(?:synpunkter|invändningar)|(?:ingen|utan)\s+erinran|inget\s+att\s+invända)\b", re.I)
+
+# What the respondent thinks should be done ("X bör regleras", "ska inte användas för att"): a view on
+# the matter, if not a position for or against a proposal.
+NORMATIVE = re.compile(r"\b(?:bör|borde|behöver|måste|ska|skall)\s+(?:inte\s+|därför\s+|också\s+|även\s+)?"
+                       r"(?:\w+\s+){0,3}?\w+(?:as|a)\b", re.I)
 
 # Function words: a line that ends on one of these was wrapped mid-sentence (it is no heading), and
 # they say nothing about which proposal a sentence is about. English "the/of/and" end wrapped lines too.

@@ -1,203 +1,248 @@
-"""Link: which proposals a sentence is about.
+"""Link: which proposals a sentence is about, and why.
 
-Three signals, in the order a reader uses them: an explicit reference (the proposal's section
-number in the sentence or its heading path), the heading's words, and the sentence's own words
-weighted by how distinctive they are within the catalog ("sanktioner" names one proposal,
-"kommunal" names them all). A sentence that names a proposal in its own words overrides its
-heading: respondents' section numbers do not always follow the inquiry's.
+A sentence names a proposal itself (its section number, the object of *förslaget om …*, the
+proposal's own words, or a paraphrase close in embedding space), or it takes the proposal from its
+context: the label of its bullet, the heading it stands under, the previous sentence of the
+paragraph when it only says *förslaget*. Context links are kept for sentences that say something
+about the proposal (a position, a risk, a condition, *förslaget*): the sentences an analyst would
+quote, not every line of background under a heading.
+
+Two linkers share those signals (pipeline/stages/link_signals.py): `rules.v1`, whose thresholds are
+written out below and need no training, and `learned.v1`, a logistic regression over the same
+signals fitted on the evidence sentences of labelled corpora (`train`), which falls back to the rules
+until it is trained. Every link carries its reason (`Link.why`), shown with the evidence in the report.
 """
 from __future__ import annotations
 
-import math
-import re
-from collections import Counter
+import json
+from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from ..files import write_json
 from ..records import Catalog, Sentence
 from ..registry import register
-from .lexicon_sv import FUNCTION_WORDS
+from .catalog_match import CatalogMatcher
+from .link_signals import FEATURES, STRONG_LEX, DocSignals, compute
 
-_WORD = re.compile(r"[a-zåäöéü]+(?:-[a-zåäö]+)*")
-_REF = re.compile(r"\b(?:avsnitt|kapitel|kap\.?|punkt|förslag)\s+(\d{1,2}(?:\.\d{1,2}){0,4})\b", re.I)
-_HEADING_NUMBER = re.compile(r"^(?:(?:Kapitel|Avsnitt|Bilaga)\s+)?(\d{1,2}(?:\.\d{1,2}){0,4})\b")
-_SUFFIXES = sorted(
-    ["erna", "arna", "orna", "ande", "ende", "heten", "het", "ens", "ets", "en", "er", "ar", "or", "na", "et", "as",
-     "ad", "at", "a", "e", "t", "s"],
-    key=len,
-    reverse=True,
-)
-STOP = FUNCTION_WORDS | {
-    "ska", "bör", "inte", "kunna", "finns", "får", "även", "också", "nya", "ny", "redan", "lämnade", "genomför",
-    "förslag", "förslaget", "förslagen", "utredningen", "utredningens", "region", "regionen", "regionerna",
-    "regionens", "kommun", "kommuner", "kommunerna", "kommunens", "vi", "bedömning", "bedömningen", "bedömer",
-    "möjlighet", "möjligheten", "stärka", "stärkt", "stärkta", "stärkas", "särskild", "särskilda", "behöver",
-}
+_F = {f: k for k, f in enumerate(FEATURES)}
 
 
-def stem(word: str) -> str:
-    """Crude Swedish stem: strip one inflection suffix, keep six characters (compounds share heads)."""
-    word = word.lower()
-    if len(word) > 5:
-        for suf in _SUFFIXES:
-            if word.endswith(suf) and len(word) - len(suf) >= 4:
-                word = word[: -len(suf)]
-                break
-    return word[:6]
+class Link(float):
+    """A link strength (above 1: the sentence names the proposal itself; 1: from its context) that also
+    says why it was made."""
+
+    def __new__(cls, strength: float, why: str = ""):
+        obj = super().__new__(cls, strength)
+        obj.why = why
+        return obj
+
+    def __reduce__(self):
+        return (Link, (float(self), self.why))
 
 
-def stems(text: str) -> set[str]:
-    out = set()
-    for w in _WORD.findall(text.lower()):
-        for part in w.split("-"):
-            if part and part not in STOP and len(part) > 2:
-                out.add(stem(part))
-    return out
+@register("linker", "rules.v1")
+class RuleLinker(BaseEstimator):
+    """Links by the signals' rules; `fit(catalog)` learns the catalog's vocabulary once."""
 
+    trainable = False
 
-@register("linker", "lexical.v1")
-class LexicalLinker(BaseEstimator):
-    """Scores (sentence, proposal) pairs; `link` returns the proposals a sentence is about.
-
-    `fit(catalog)` learns the catalog's vocabulary once; `link(sentences)` is then called per document.
-    """
-
-    requires: frozenset[str] = frozenset()
-
-    def __init__(self, min_sentence_score: float = 2.0, relative: float = 0.6, min_heading_score: float = 0.8,
-                 section_weight: float = 0.8, generic_weight: float = 0.3):
-        self.min_sentence_score = min_sentence_score
+    def __init__(self, min_lex: float = 0.2, min_z: float = 1.5, relative: float = 0.6, min_object: float = 0.25,
+                 min_embedding_z: float = 2.5, use_embeddings: bool = True, context_needs_position: bool = True):
+        self.min_lex = min_lex
+        self.min_z = min_z
         self.relative = relative
-        self.min_heading_score = min_heading_score
-        self.section_weight = section_weight
-        self.generic_weight = generic_weight
+        self.min_object = min_object
+        self.min_embedding_z = min_embedding_z
+        self.use_embeddings = use_embeddings
+        self.context_needs_position = context_needs_position
 
-    def fit(self, catalog: Catalog, proposal_vectors=None) -> "LexicalLinker":
+    @property
+    def requires(self) -> frozenset[str]:
+        return frozenset({"sentence_vectors"}) if self.use_embeddings else frozenset()
+
+    def fit(self, catalog: Catalog, proposal_vectors=None) -> "RuleLinker":
+        if self.use_embeddings and proposal_vectors is None:
+            raise ValueError("this linker reads embeddings: configure an embedder, or linker.use_embeddings=false")
         self.catalog_ = catalog
-        self.terms_ = {p.id: stems(f"{p.title} {p.summary}") for p in catalog.proposals}
-        df = Counter(t for ts in self.terms_.values() for t in ts)
-        generic = stems(catalog.title)
-        n = len(catalog.proposals)
-        # A word found in one proposal only weighs 1, whatever the catalog's size.
-        self.weights_ = {
-            t: math.log(1 + n / df[t]) / math.log(1 + n) * (self.generic_weight if t in generic else 1.0) for t in df
-        }
+        self.ids_ = catalog.ids
+        self.matcher_ = CatalogMatcher().fit(catalog)
+        self.proposal_vectors_ = None if proposal_vectors is None else np.asarray(proposal_vectors)
         return self
 
-    def text_scores(self, text: str) -> dict[str, float]:
-        """Distinctiveness-weighted word overlap of a text with each proposal."""
-        words = stems(text)
-        return {
-            pid: sum(self.weights_[t] for t in words & terms)
-            for pid, terms in self.terms_.items()
-        }
+    def signals(self, sentences: list[Sentence], sentence_vectors=None, cues=None) -> DocSignals:
+        from .classify.cues import read_cues  # the cues say which sentences carry a position
 
-    def _section_scores(self, numbers) -> dict[str, float]:
-        out = {}
-        for p in self.catalog_.proposals:
-            if p.section and p.section in numbers:
-                out[p.id] = self.section_weight
-        return out
+        if self.use_embeddings and sentence_vectors is None and sentences:
+            raise ValueError("this linker reads embeddings: configure an embedder, or linker.use_embeddings=false")
+        cues = cues if cues is not None else [read_cues(s) for s in sentences]
+        vectors = sentence_vectors if self.use_embeddings else None
+        return compute(sentences, self.matcher_, cues, vectors, self.proposal_vectors_ if self.use_embeddings else None,
+                       self.min_lex, self.min_z)
 
-    def heading_scores(self, heading: str, number: str | None) -> dict[str, float]:
-        scores = self.text_scores(heading)
-        for pid, s in self._section_scores({number} if number else set()).items():
-            scores[pid] = scores.get(pid, 0.0) + s
-        return scores
+    def link(self, sentences: list[Sentence], sentence_vectors=None, cues=None) -> list[dict[str, Link]]:
+        """For each sentence, {proposal_id: Link} of the proposals it is about (empty: none)."""
+        sig = self.signals(sentences, sentence_vectors, cues)
+        return [{} if s.is_heading else self._links(sig, i) for i, s in enumerate(sentences)]
 
-    def _best(self, scores: dict[str, float], floor: float) -> dict[str, float]:
-        top = max(scores.values(), default=0.0)
-        if top < floor:
-            return {}
-        return {pid: s for pid, s in scores.items() if s >= max(floor, self.relative * top)}
+    # -- the rules -------------------------------------------------------------------------------
+    STRONG_LEX = STRONG_LEX
 
-    def own_scores(self, sentences: list[Sentence], sentence_vectors=None) -> list[dict[str, float]]:
-        """Each sentence's score for each proposal from its own text (and explicit references)."""
+    def tiers(self, sig: DocSignals, i: int) -> list[tuple[str, dict[int, tuple[float, str]]]]:
+        """The candidate links of sentence i by how surely they name a proposal, surest first:
+        ("own", the sentence names it: number, "förslaget om X", its distinctive words), ("context",
+        its bullet label or a numbered heading), ("context", the previous sentence when this one only
+        says "förslaget", or the heading's words), ("weak", a few shared words or a close embedding)."""
+        x = sig.x[i]
+        lex, lex_z = x[:, _F["lex"]], x[:, _F["lex_z"]]
+        own: dict[int, tuple[float, str]] = {int(j): (1.0, "section number in the sentence")
+                                             for j in np.flatnonzero(x[:, _F["section"]])}
+        ambiguous: list[list[int]] = []  # proposals one object phrase fits about equally well
+        for row in (sig.objects[i] if sig.objects else ()):
+            if row.max(initial=0.0) < self.min_object:
+                continue
+            z = (row - row.mean()) / (row.std() + 1e-6)
+            fits = [int(j) for j in np.flatnonzero((row >= self.relative * row.max()) & (z >= 1.0))]
+            for j in fits:
+                own.setdefault(j, (float(row[j]), "named after 'förslaget om'"))
+            if len(fits) > 1:
+                ambiguous.append(fits)
+        label = {int(j): (self.STRONG_LEX, f"bullet label '{sig.label_text[i]}'") for j in np.flatnonzero(x[:, _F["label"]])}
+        named = {**label, **own}
+        words: dict[int, tuple[float, str]] = {}
+        weak: dict[int, tuple[float, str]] = {}
+        top = lex.max(initial=0.0)
+        if top >= self.min_lex:
+            for j in np.flatnonzero((lex >= self.relative * top) & (lex >= self.min_lex) & (lex_z >= self.min_z)):
+                (words if lex[j] >= self.STRONG_LEX else weak)[int(j)] = (float(lex[j]), "the proposal's words")
+        clause = x[:, _F["clause_lex"]]
+        for j in np.flatnonzero((clause >= self.STRONG_LEX) & (x[:, _F["clause_z"]] >= self.min_z)):
+            words.setdefault(int(j), (float(clause[j]), "the proposal's words (in its clause)"))
+        if self.use_embeddings and x[0, _F["position"]] > 0:  # a position about something its words don't name
+            ez = x[:, _F["emb_z"]]
+            for j in np.flatnonzero((ez >= self.min_embedding_z) & (x[:, _F["emb_top"]] > 0)):
+                weak.setdefault(int(j), (0.25, "close in meaning (embedding)"))
+        numbered = {int(j): (0.0, f"heading '{sig.heading_text[i]}'") for j in np.flatnonzero(x[:, _F["heading_section"]])}
+        previous = {int(j): (0.0, "the previous sentence") for j in np.flatnonzero(x[:, _F["previous"]])}
+        heading = {int(j): (0.0, f"heading '{sig.heading_text[i]}'") for j in np.flatnonzero(x[:, _F["heading"]])}
+        if named:  # the sentence names its proposals by number, "förslaget om" or its label: the rest is detail
+            words = {j: v for j, v in words.items() if j in named or x[j, _F["clause_lex"]] >= 0.5}
+        own = {**words, **named}
+        context = numbered or previous or heading
+        for fits in ambiguous:  # a phrase that fits several proposals: the ones its context names
+            agree = [j for j in fits if j in context]
+            if agree:
+                own = {j: v for j, v in own.items() if j in agree or j not in fits}
+        return [("own", own), ("context", numbered), ("context", previous or heading), ("weak", weak)]
+
+    def _links(self, sig: DocSignals, i: int) -> dict[str, Link]:
+        x = sig.x[i]
+        if not len(x) or x[0, _F["description"]] > 0:
+            return {}  # the inquiry described: no view of the respondent's to link
+        says_something = x[0, _F["position"]] > 0 or x[0, _F["about"]] > 0 or x[0, _F["normative"]] > 0
+        tiers = self.tiers(sig, i)
+        for k, (kind, found) in enumerate(tiers):
+            if kind != "own" and self.context_needs_position and not says_something:
+                continue  # background under a heading, or a few shared words: not what the sentence is about
+            if not found:
+                continue
+            loose = [j for j, (_, why) in found.items() if why == "the proposal's words" or kind != "own"]
+            if len(loose) > 1:  # several candidates from one loose signal: those another signal agrees with
+                others = {j for _, t in tiers[:k] + tiers[k + 1:] for j in t} | set(np.flatnonzero(x[:, _F["lex_top"]]))
+                if others & set(loose):
+                    found = {j: v for j, v in found.items() if j in others or j not in loose}
+            return {self.ids_[j]: Link(1.0 + score, why) for j, (score, why) in found.items()}
+        return {}
+
+    def direct(self, sig: DocSignals, i: int) -> dict[int, tuple[float, str]]:
+        """Proposals sentence i names itself, surely or weakly: {column: (score, why)}."""
+        tiers = self.tiers(sig, i)
+        return {**tiers[3][1], **tiers[0][1]}
+
+    def context(self, sig: DocSignals, i: int) -> dict[int, str]:
+        """Proposals sentence i takes from its bullet label, previous sentence or heading."""
+        for kind, found in self.tiers(sig, i)[1:3]:
+            if found:
+                return {j: why for j, (_, why) in found.items()}
+        return {}
+
+
+@register("linker", "learned.v1")
+class LearnedLinker(RuleLinker):
+    """The rule linker, checked by a logistic regression over the same signals fitted on evidence
+    sentences (`train`): a rule link stays where the model gives it at least `min_keep`, and the model
+    adds a pair the rules missed from `threshold` up. Untrained, it links by the rules alone.
+
+    The rules find nearly every sentence an analyst would quote, and some background besides; the
+    model, having seen which sentences annotators quote, drops the background the rules let through.
+    """
+
+    trainable = True
+
+    def __init__(self, threshold: float = 0.5, min_keep: float = 0.1, C: float = 1.0, min_lex: float = 0.2,
+                 min_z: float = 1.5, relative: float = 0.6, min_object: float = 0.25, min_embedding_z: float = 2.5,
+                 use_embeddings: bool = True, context_needs_position: bool = True):
+        super().__init__(min_lex, min_z, relative, min_object, min_embedding_z, use_embeddings, context_needs_position)
+        self.threshold = threshold
+        self.min_keep = min_keep
+        self.C = C
+
+    def pair_features(self, sig: DocSignals) -> np.ndarray:
+        x = sig.x
+        pos = x[:, :, [_F["position"]]]
+        ctx = x[:, :, [_F[f] for f in ("lex", "lex_top", "object_lex", "section", "emb_z", "heading", "label",
+                                       "previous")]]
+        return np.concatenate([x, pos * ctx], axis=2)
+
+    def train(self, examples) -> "LearnedLinker":
+        """Fit on [(DocSignals, labels (n_sentences, n_proposals) of 1 evidence / 0 not / -1 unknown)]."""
+        from sklearn.linear_model import LogisticRegression
+
+        X = np.concatenate([self.pair_features(s).reshape(-1, self.n_features) for s, _ in examples])
+        y = np.concatenate([lab.reshape(-1) for _, lab in examples])
+        keep = y >= 0
+        model = LogisticRegression(C=self.C, max_iter=5000, random_state=0).fit(X[keep], y[keep])
+        self.coef_, self.intercept_ = model.coef_[0].copy(), float(model.intercept_[0])
+        return self
+
+    @property
+    def n_features(self) -> int:
+        return len(FEATURES) + 8
+
+    def proba(self, sig: DocSignals) -> np.ndarray:
+        z = self.pair_features(sig) @ self.coef_ + self.intercept_
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def link(self, sentences: list[Sentence], sentence_vectors=None, cues=None) -> list[dict[str, Link]]:
+        if not hasattr(self, "coef_"):
+            return super().link(sentences, sentence_vectors, cues)
+        sig = self.signals(sentences, sentence_vectors, cues)
+        p = self.proba(sig)
         out = []
-        for s in sentences:
-            own = self.text_scores(s.text)
-            for pid, v in self._section_scores(set(_REF.findall(s.text))).items():
-                own[pid] = own.get(pid, 0.0) + v
-            out.append(own)
-        return out
-
-    def link(self, sentences: list[Sentence], sentence_vectors=None) -> list[dict[str, float]]:
-        """For each sentence, {proposal_id: strength} of the proposals it is about (empty: none).
-
-        Strength > 1 marks a link from the sentence's own words or an explicit reference; a link
-        inherited from a heading or a bullet's lead sentence has strength 1.
-        """
-        heading_links: dict[tuple[str, ...], dict[str, float]] = {}
-        block_lead: dict[int, dict[str, float]] = {}
-        out = []
-        for s, own in zip(sentences, self.own_scores(sentences, sentence_vectors)):
-            direct = self._best(own, self.min_sentence_score)
+        for i, s in enumerate(sentences):
             if s.is_heading:
                 out.append({})
                 continue
-            inherited: dict[str, float] = {}
-            if s.bullet and s.block in block_lead:
-                inherited = block_lead[s.block]
-            else:
-                inherited = self._from_headings(s, heading_links)
-            if s.bullet and s.block not in block_lead:
-                block_lead[s.block] = direct or inherited
-            if direct:
-                out.append({pid: 1.0 + v for pid, v in direct.items()})
-            else:
-                out.append({pid: 1.0 for pid in inherited})
+            links = {}
+            for pid, link in self._links(sig, i).items():
+                j = self.ids_.index(pid)
+                if p[i, j] >= self.min_keep:
+                    links[pid] = Link(float(link), f"{link.why}; p={p[i, j]:.2f}")
+            for j in np.flatnonzero(p[i] >= self.threshold):
+                if self.ids_[j] not in links:
+                    links[self.ids_[j]] = Link(1.0, f"the learned linker; p={p[i, j]:.2f}")
+            out.append(links)
         return out
 
-    def _from_headings(self, s: Sentence, cache) -> dict[str, float]:
-        """The proposals named by the deepest heading in the path that names any."""
-        key = s.headings
-        if key not in cache:
-            found: dict[str, float] = {}
-            for depth in range(len(s.headings), 0, -1):
-                heading = s.headings[depth - 1]
-                m = _HEADING_NUMBER.match(heading)
-                number = m.group(1) if m else None
-                found = self._best(self.heading_scores(heading, number), self.min_heading_score)
-                if found:
-                    break
-            cache[key] = found
-        return cache[key]
+    def save(self, directory) -> list[str]:
+        write_json({"features": list(FEATURES), "coef": [float(c) for c in self.coef_], "intercept": self.intercept_},
+                   Path(directory) / "linker.json")
+        return ["linker.json"]
 
-
-@register("linker", "hybrid.v1")
-class HybridLinker(LexicalLinker):
-    """The lexical linker plus sentence-embedding similarity to each proposal's title and summary.
-
-    Embeddings find the proposal a sentence is about when the respondent paraphrases instead of
-    repeating the inquiry's words. The cosine enters as a z-score across the catalog (how much
-    closer this proposal is than the others), so encoders with different cosine ranges behave alike.
-    """
-
-    requires = frozenset({"sentence_vectors"})
-
-    def __init__(self, min_sentence_score: float = 2.0, relative: float = 0.6, min_heading_score: float = 0.8,
-                 section_weight: float = 0.8, generic_weight: float = 0.3, embedding_weight: float = 0.8,
-                 min_z: float = 1.5):
-        super().__init__(min_sentence_score, relative, min_heading_score, section_weight, generic_weight)
-        self.embedding_weight = embedding_weight
-        self.min_z = min_z
-
-    def fit(self, catalog: Catalog, proposal_vectors=None) -> "HybridLinker":
-        if proposal_vectors is None:
-            raise ValueError("the hybrid linker needs proposal vectors: configure an embedder, or linker=lexical")
-        self.proposal_vectors_ = np.asarray(proposal_vectors)
-        return super().fit(catalog)
-
-    def own_scores(self, sentences, sentence_vectors=None):
-        out = super().own_scores(sentences)
-        if sentence_vectors is None:
-            raise ValueError("the hybrid linker needs sentence vectors: configure an embedder, or linker=lexical")
-        cos = np.asarray(sentence_vectors) @ self.proposal_vectors_.T
-        z = (cos - cos.mean(axis=1, keepdims=True)) / (cos.std(axis=1, keepdims=True) + 1e-6)
-        ids = [p.id for p in self.catalog_.proposals]
-        for row, own in zip(z, out):
-            for j, pid in enumerate(ids):
-                if row[j] > self.min_z:
-                    own[pid] = own.get(pid, 0.0) + self.embedding_weight * (row[j] - self.min_z)
-        return out
+    def load_weights(self, directory) -> "LearnedLinker":
+        spec = json.loads((Path(directory) / "linker.json").read_text(encoding="utf-8"))
+        if spec.get("features") != list(FEATURES) or len(spec.get("coef") or []) != self.n_features:
+            raise ValueError("linker.json does not match this version's link signals: retrain with `stance train`")
+        self.coef_, self.intercept_ = np.asarray(spec["coef"], float), float(spec["intercept"])
+        return self

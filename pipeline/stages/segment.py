@@ -1,6 +1,6 @@
 """Segment: a normalised Document into sentences that know their heading path.
 
-Respondents answer section by section ("4.4.3 Det bör inte införas sanktioner …", "Kapitel 5 …",
+Respondents answer section by section ("4.4.3 Det bör inte införas avgifter …", "Kapitel 5 …",
 a bullet per proposal) and then write only "Kommunen tillstyrker förslaget": the heading path is
 what says which proposal such a sentence is about. Line structure carries the headings; blank
 lines carry paragraph breaks, measured against the document's own line spacing because PDF
@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 from ..records import Document, Sentence
 from ..registry import register
-from .lexicon_sv import FUNCTION_WORDS
+from .lexicon_sv import FUNCTION_WORDS, VERDICT
 
 BULLET = re.compile(r"^[•\-–—*▪●◦·‣⁃]\s*(?=\S)")
 NUMBERED_HEADING = re.compile(
-    r"^(?:(?P<word>Kapitel|Avsnitt|Bilaga|Del)\s+)?(?P<num>\d{1,2}(?:\.\d{1,2}){0,4})\.?\s+(?P<title>[A-ZÅÄÖ\"”“].*)$"
+    r"^(?:(?P<word>Kapitel|Avsnitt|Bilaga|Del)\s+)?(?P<num>\d{1,2}(?:\.\d{1,2}){0,4})\.?"
+    r"(?:\s*(?:,|och|samt|&|–|-)\s*\d{1,2}(?:\.\d{1,2}){0,4})*\s+(?P<title>[A-ZÅÄÖ\"”“].*)$"
 )
 WORD_HEADING = re.compile(r"^(?P<word>Kapitel|Avsnitt|Bilaga)\s+(?P<num>\d{1,2}(?:\.\d{1,2}){0,4})\s*$")
 SENTENCE_END = re.compile(r"[.!?:]\W*$")
@@ -32,7 +33,7 @@ ABBREVIATIONS = {
     "st", "t.ex", "e.d", "o.d", "mfl", "mm", "tex", "bla", "avd", "ang", "bil", "tel", "doc", "leg", "spec",
     "jmf", "fig", "tab", "art", "pkt", "p", "f", "ff", "forts", "u.å", "d", "ds", "sou",
 }
-# Abbreviations that close a list or a reference and so often end a sentence ("läkare, sjuksköterskor
+# Abbreviations that close a list or a reference and so often end a sentence ("lärare, kuratorer
 # m.m. Kommunen …"): before a capital letter they end it.
 SENTENCE_FINAL_ABBREVIATIONS = {"m.m", "mm", "m.fl", "mfl", "osv", "o.s.v", "etc", "o.d", "e.d", "f", "ff"}
 _SPLIT_CANDIDATE = re.compile(r"([.!?]+)([\"”’)]*)(\s+)(?=[\"“”(]?[A-ZÅÄÖ0-9•–-])")
@@ -72,7 +73,7 @@ class Segmenter:
                 cur is not None and cur.kind == "heading"
             )
             m = NUMBERED_HEADING.match(line) or WORD_HEADING.match(line)
-            if m and self._numbered_heading_ok(line, m):
+            if m and self._numbered_heading_ok(line, m) and not VERDICT.search(line):
                 cur = _Block("heading", [i], number=m.group("num"), depth=m.group("num").count(".") + 2)
                 # A heading may wrap onto a short lower-case line.
                 while k + 1 < len(content):
@@ -85,6 +86,9 @@ class Segmenter:
                 blocks.append(cur)
             elif BULLET.match(line):
                 cur = _Block("bullet", [i])
+                blocks.append(cur)
+            elif m:  # a numbered answer ("5.3 Tillstyrks", a flattened table row): a paragraph of its own
+                cur = _Block("para", [i])
                 blocks.append(cur)
             elif at_break and self._short_heading(line, nxt.get(i), lines, p90):
                 cur = _Block("heading", [i])

@@ -18,6 +18,7 @@ _COMPILED = {
     "cues": [(re.compile(r"\b(?:" + p + r")", re.I), pol, w) for p, pol, w in lex.CUES],
     "risks": [re.compile(r"\b" + p, re.I) for p in lex.RISKS],
     "conditions": [re.compile(r"\b" + p, re.I) for p in lex.CONDITIONS],
+    "hedges": [re.compile(r"\b" + p, re.I) for p in lex.HEDGES],
     "contrast": re.compile(lex.CONTRAST, re.I),
 }
 FLIP = {"support": "oppose", "oppose": "support"}
@@ -30,25 +31,27 @@ class Cues:
     support: int = 0
     oppose: int = 0
     risk: int = 0
+    hedge: int = 0  # hesitation: a lean against alone, mixed beside support
     neutral: bool = False
     condition: bool = False
     contrast_mixed: bool = False
     about_proposal: bool = True  # speaks of "förslaget"/"bedömningen" rather than the action itself
     description: bool = False
+    normative: bool = False  # says what should be done: a view, if no position
     general: bool = False
     general_rest: bool = False
     matches: list[str] = field(default_factory=list)
 
     @property
     def has_position(self) -> bool:
-        return bool(self.support or self.oppose or self.risk or self.neutral or self.condition)
+        return bool(self.support or self.oppose or self.risk or self.neutral or self.condition or self.hedge)
 
     def polarity(self) -> tuple[str | None, int]:
         """(stance, strength) of the sentence on its own; strength 2 is explicit, 1 a lean."""
         s, o = self.support, self.oppose
         if self.condition and (s or o):
             return "mixed", 2
-        if self.contrast_mixed:
+        if self.contrast_mixed or (self.hedge and s):
             return "mixed", 2
         if s >= 2 and o >= 2:
             return "mixed", 2
@@ -60,6 +63,8 @@ class Cues:
             return ("support", 1) if s > o + self.risk else ("oppose", 1)
         if s:
             return "support", 1
+        if self.hedge and not o:
+            return "mixed", 1  # hesitation: mixed beside support in the same cell, else a lean against
         if o or self.risk:
             return "oppose", 1
         if self.neutral:
@@ -103,6 +108,14 @@ def read_cues(sentence: Sentence) -> Cues:
             events.append((m.start(), pol, w))
             c.matches.append(m.group(0))
             mask(m.start(), m.end())
+            if "skillnad" in m.group(0) or "motsats" in m.group(0):
+                c.matches.append("(against the inquiry)")
+    for rx in _COMPILED["hedges"]:
+        for m in rx.finditer("".join(masked)):
+            if not _negated("".join(masked), m.start(), m.end()):
+                c.hedge += 1
+                c.matches.append(m.group(0))
+            mask(m.start(), m.end())
     current = "".join(masked)
     for rx, pol, w in _COMPILED["cues"]:
         for m in rx.finditer(current):
@@ -139,14 +152,47 @@ def read_cues(sentence: Sentence) -> Cues:
             c.oppose, c.support, c.risk = 1, 0, c.risk
     if contrast and c.support == 1 and (c.oppose or c.risk) and any(p > contrast.start() for p, pol, _ in events if pol == "oppose"):
         c.contrast_mixed = True  # "ser inga hinder …, men anser att X är att föredra"
-    c.about_proposal = bool(lex.PROPOSAL_REFERENCE.search(low))
+    if c.support and not c.condition:
+        c.condition = bool(lex.CONDITIONAL_IF.search(low))
+    c.about_proposal = bool(lex.PROPOSAL_REFERENCE.search(low)) or "(against the inquiry)" in c.matches
+    c.normative = bool(lex.NORMATIVE.search(low))
     first_word_subject = lex.DESCRIPTION_START.search(text) and lex.DESCRIPTION_VERBS.search(text)
     in_description_section = any(lex.DESCRIPTION_HEADINGS.search(h) for h in sentence.headings)
     c.description = bool(first_word_subject or in_description_section) and not c.has_position
-    if (c.support or c.oppose) and lex.GENERAL_OBJECT.search(text):
+    if (c.has_position and not c.risk or c.support or c.oppose) and (
+            lex.GENERAL_OBJECT.search(text) or lex.GROUP_OBJECT.search(text)):
+        # A position on the inquiry or a group of its proposals; without one ("inga synpunkter på övriga
+        # förslag") a blanket line that leaves them `none`.
         c.general = True
         c.general_rest = bool(lex.GENERAL_REST.search(text))
     return c
+
+
+def mentions(text: str) -> list[tuple[int, int]]:
+    """Spans of the parts of a sentence that can each name a proposal: its clauses, and the objects
+    *och till …*, *och om …* that share one verb ("positiv till X och till Y")."""
+    spans = []
+    for a, b in clauses(text):
+        start = a
+        for m in lex.COORDINATED.finditer(text, a, b):
+            if m.start() > start:
+                spans.append((start, m.start()))
+            start = m.end()
+        spans.append((start, b))
+    return [(a, b) for a, b in spans if text[a:b].strip()]
+
+
+def clauses(text: str) -> list[tuple[int, int]]:
+    """Spans of the clauses a sentence turns at (*men*, *medan*, *däremot*, *samt*, a semicolon, a new
+    verb of position after *och*), for reading a sentence about several proposals clause by clause."""
+    spans, start = [], 0
+    for m in lex.CLAUSE_BREAKS.finditer(text):
+        if m.start() > start:
+            spans.append((start, m.start()))
+        start = m.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    return [(a, b) for a, b in spans if text[a:b].strip()]
 
 
 def negated_target(p: Proposal) -> bool:

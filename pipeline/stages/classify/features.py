@@ -31,6 +31,7 @@ class DocPairs:
     lexicon: list[Reading]  # the lexicon's reading of each pair
     sentence_vectors: np.ndarray | None = None
     proposal_vectors: np.ndarray | None = None
+    catalog: Catalog | None = None  # the inquiry the pairs' proposals belong to (training spans inquiries)
 
 
 CUE_NAMES = (
@@ -97,6 +98,7 @@ class PairFeatures:
         return emb + list(CUE_NAMES) + list(LEXICON_NAMES)
 
     def transform(self, dp: DocPairs, catalog: Catalog) -> np.ndarray:
+        catalog = dp.catalog or catalog
         n = len(dp.pairs)
         col = {pid: j for j, pid in enumerate(catalog.ids)}
         have_vecs = dp.sentence_vectors is not None and dp.proposal_vectors is not None

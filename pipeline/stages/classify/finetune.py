@@ -18,7 +18,7 @@ from .features import NONE, DocPairs
 from .trainable import TrainableClassifier
 
 
-@register("classifier", "finetune.v1")
+@register("classifier", "finetune.v2")
 class FinetuneClassifier(TrainableClassifier):
     """Cross-encoder: [CLS] proposal title [SEP] heading: sentence [SEP] -> stance, fine-tuned with
     `transformers.Trainer` (class-weighted cross-entropy; a GPU when present, else CPU).
@@ -54,7 +54,7 @@ class FinetuneClassifier(TrainableClassifier):
         first, second = [], []
         for d in docs:
             for i, pid in d.pairs:
-                first.append(catalog[pid].title)
+                first.append((d.catalog or catalog)[pid].title)
                 second.append(d.sentences[i].with_heading)
         return first, second
 

@@ -17,7 +17,7 @@ from .features import DocPairs, PairFeatures
 from .trainable import TrainableClassifier
 
 
-@register("classifier", "logreg.v1")
+@register("classifier", "logreg.v2")
 class LogRegClassifier(TrainableClassifier):
     """Multinomial logistic regression over (sentence, proposal) pair features; see the module doc."""
 

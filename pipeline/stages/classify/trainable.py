@@ -21,7 +21,7 @@ from ...evidence import gold_links
 from ...records import STANCES, Corpus, Doc, Prediction
 from .cues import Reading, read_cues
 from .features import NONE, DocPairs, candidate_pairs, eligible
-from .lexicon import LexiconClassifier
+from .lexicon import LexiconClassifier, as_corpora
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,8 @@ class TrainableClassifier(LexiconClassifier):
     def doc_pairs(self, doc: Doc, extra: set[tuple[int, str]] = frozenset()) -> DocPairs:
         catalog = self.catalog_
         sentences = doc.sentences
-        links = self.links(doc)
         cues = [read_cues(s) for s in sentences]
+        links = self.links(doc, cues)
         cos = None
         if doc.vectors is not None and self.proposal_vectors_ is not None:
             cos = np.asarray(doc.vectors) @ np.asarray(self.proposal_vectors_).T
@@ -48,11 +48,13 @@ class TrainableClassifier(LexiconClassifier):
         extra = {(i, pid) for i, pid in extra if eligible(sentences[i], cues[i])}
         if extra:
             pairs = sorted(set(pairs) | extra, key=lambda x: (x[0], catalog.ids.index(x[1])))
-        lexicon = [self.lexicon_reading(cues[i], catalog[pid], general=cues[i].general) for i, pid in pairs]
+        per = {i: self.pair_cues(sentences[i], cues[i], links[i]) for i in {i for i, _ in pairs}}
+        lexicon = [self.lexicon_reading(per[i].get(pid, cues[i]), catalog[pid], general=cues[i].general)
+                   for i, pid in pairs]
         doc_id = sentences[0].doc_id if sentences else doc.doc_id
         vectors = None if cos is None else doc.vectors
         return DocPairs(doc_id, sentences, cues, links, pairs, lexicon, vectors,
-                        None if cos is None else self.proposal_vectors_)
+                        None if cos is None else self.proposal_vectors_, catalog)
 
     def training_pairs(self, corpus: Corpus) -> tuple[list[DocPairs], list[str]]:
         """Candidate pairs plus gold evidence pairs of the labelled documents, with sentence-level targets.
@@ -88,17 +90,23 @@ class TrainableClassifier(LexiconClassifier):
         return docs, y
 
     # -- the stage contract ----------------------------------------------------------------------
-    def fit(self, corpus: Corpus) -> "TrainableClassifier":
-        """Learn from the labelled documents of `corpus`, and bind its catalog."""
-        self.bind(corpus.catalog, corpus.proposal_vectors)
-        docs, y = self.training_pairs(corpus)
+    def fit(self, corpus) -> "TrainableClassifier":
+        """Learn from the labelled documents of `corpus` (one Corpus, or several: inquiries of their own),
+        and bind the (last) catalog."""
+        corpora = as_corpora(corpus)
+        self.fit_linker(corpora)
+        docs, y, unmatched = [], [], 0
+        for c in corpora:
+            self.bind(c.catalog, c.proposal_vectors)
+            d, t = self.training_pairs(c)
+            docs, y, unmatched = docs + d, y + t, unmatched + len(self.unmatched_quotes_)
         if not y:
             raise ValueError("no training pairs: are the labelled documents among the inputs?")
         counts = {c: y.count(c) for c in STANCES if c in y}
         self.training_summary_ = {"documents": [d.doc_id for d in docs], "pairs": len(y), "targets": counts,
-                                  "unmatched_quotes": len(self.unmatched_quotes_)}
+                                  "unmatched_quotes": unmatched}
         log.info("%s: fit on %d pairs from %d documents %s", type(self).__name__, len(y), len(docs), counts)
-        self._fit_pairs(docs, np.asarray(y), corpus.catalog)
+        self._fit_pairs(docs, np.asarray(y), corpora[-1].catalog)
         return self
 
     def predict_proba(self, doc: Doc) -> tuple[list[tuple[int, str]], np.ndarray]:

@@ -16,19 +16,17 @@ ROLES = ("sentence", "proposal")
 
 # Load-time sample for the int8 check: short and long, formal Swedish as in remissvar.
 CALIBRATION = (
-    "Region Jönköpings län tillstyrker förslaget.",
-    "Socialnämnden beslutar att bifalla förslaget till remissvar.",
-    "Kommunen avstyrker förslaget om en ledningsansvarig läkare.",
-    "Vi ser positivt på att regionerna ska erbjuda medicinsk bedömning av läkare dygnet runt, "
-    "men saknar en analys av hur bemanningen ska lösas i glesbygd.",
-    "Föreningen delar utredningens bedömning att kompetensförsörjningen inom den kommunala "
-    "hälso- och sjukvården behöver stärkas, särskilt när det gäller specialistsjuksköterskor.",
-    "Förslaget om en nationell ledarskapsutbildning bör genomföras i samverkan med Sveriges "
-    "Kommuner och Regioner.",
+    "Myndigheten tillstyrker förslaget.",
+    "Nämnden beslutar att bifalla förslaget till remissvar.",
+    "Förbundet avstyrker förslaget i avsnitt 4.2 och anser att frågan bör utredas vidare.",
+    "Vi ser positivt på förslaget men saknar en analys av hur det ska finansieras och genomföras i "
+    "praktiken, inte minst i landets mindre orter.",
+    "Föreningen delar utredningens bedömning att ansvarsfördelningen behöver förtydligas, särskilt när "
+    "det gäller uppföljningen av de nya kraven.",
+    "Styrelsen har inget att invända mot utredningens förslag i övrigt.",
     "Inga synpunkter.",
-    "Konsekvensanalysen är bristfällig vad gäller kostnaderna för kommunerna, och finansieringen "
-    "av det statliga avtalet för vårdvetenskaplig utbildning behöver förtydligas innan lagkravet "
-    "träder i kraft.",
+    "Konsekvensanalysen är bristfällig vad gäller kostnaderna, och tidplanen behöver förtydligas innan "
+    "lagändringen träder i kraft.",
 )
 INT8_MIN_COSINE = 0.99
 

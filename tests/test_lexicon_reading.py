@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from helpers import CATALOG, predict
 
-from pipeline.stages.classify.cues import negated_target, read_cues
+from pipeline.stages.cues import negated_target, read_cues
 from pipeline.records import STANCES, Doc, Sentence
 
 

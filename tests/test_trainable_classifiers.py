@@ -17,7 +17,7 @@ from pipeline.errors import EncoderUnavailable
 from pipeline.evaluation.linking import link_evaluation
 from pipeline.evidence import evidence_sentences, gold_links
 from pipeline.records import STANCES, Corpus, Doc, Label, Sentence
-from pipeline.stages.classify.cues import Reading, read_cues
+from pipeline.stages.cues import Reading, read_cues
 from pipeline.stages.classify.features import CUE_NAMES, LEXICON_NAMES, PairFeatures, candidate_pairs
 from pipeline.stages.classify.finetune import FinetuneClassifier
 from pipeline.stages.classify.lexicon import LexiconClassifier

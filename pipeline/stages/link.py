@@ -24,6 +24,7 @@ from ..files import write_json
 from ..records import Catalog, Sentence
 from ..registry import register
 from .catalog_match import CatalogMatcher
+from .cues import read_cues
 from .link_signals import FEATURES, STRONG_LEX, DocSignals, compute
 
 _F = {f: k for k, f in enumerate(FEATURES)}
@@ -72,8 +73,6 @@ class RuleLinker(BaseEstimator):
         return self
 
     def signals(self, sentences: list[Sentence], sentence_vectors=None, cues=None) -> DocSignals:
-        from .classify.cues import read_cues  # the cues say which sentences carry a position
-
         if self.use_embeddings and sentence_vectors is None and sentences:
             raise ValueError("this linker reads embeddings: configure an embedder, or linker.use_embeddings=false")
         cues = cues if cues is not None else [read_cues(s) for s in sentences]

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..records import Sentence
 from .catalog_match import CatalogMatcher, content_words
-from .classify.cues import mentions
+from .cues import mentions
 from .lexicon_sv import SPEAKER_VERBS
 
 FEATURES = (

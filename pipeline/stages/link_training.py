@@ -5,7 +5,7 @@ import numpy as np
 
 from ..evidence import evidence_sentences
 from ..records import Corpus
-from .classify.cues import read_cues
+from .cues import read_cues
 
 
 def link_targets(corpus: Corpus, doc_id: str, ids: list[str]) -> np.ndarray:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...records import STANCES, Catalog, Sentence
-from .cues import Cues, Reading, negated_target
+from ..cues import Cues, Reading, negated_target
 
 NONE = "none"
 LEXICON_CLASSES = STANCES  # the lexicon block: one column per stance (none = no position)

@@ -15,7 +15,7 @@ from sklearn.base import BaseEstimator, clone
 from ...records import Catalog, Corpus, Doc, Evidence, Prediction, Proposal, Sentence
 from ...registry import register
 from ..link import RuleLinker
-from .cues import FLIP, Cues, Reading, clauses, negated_target, read_cues
+from ..cues import FLIP, Cues, Reading, clauses, negated_target, read_cues
 
 POSITIONS = ("support", "oppose", "mixed")
 # How a sentence names a proposal it then takes no position on (a comment: neutral). Sharing words

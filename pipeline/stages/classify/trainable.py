@@ -19,7 +19,7 @@ import numpy as np
 
 from ...evidence import gold_links
 from ...records import STANCES, Corpus, Doc, Prediction
-from .cues import Reading, read_cues
+from ..cues import Reading, read_cues
 from .features import NONE, DocPairs, candidate_pairs, eligible
 from .lexicon import LexiconClassifier, as_corpora
 

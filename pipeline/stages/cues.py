@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from ...records import Proposal, Sentence
-from .. import lexicon_sv as lex
+from ..records import Proposal, Sentence
+from . import lexicon_sv as lex
 
 _COMPILED = {
     "phrases": [(re.compile(r"\b" + p, re.I), pol, w) for p, pol, w in lex.PHRASES],

@@ -177,7 +177,7 @@ godtar accepterar ifrågasätter vänder bejakar beklagar uppskattar anför påp
 VERDICT = re.compile(r"\b(?:tillstyrk\w*|avstyrk\w*|instämm\w*|stöd(?:s|er|jer)|godta\w*|avvisa\w*|"
                      r"inga\s+(?:synpunkter|invändningar)|(?:ingen|utan)\s+erinran|inget\s+att\s+invända)\b", re.I)
 
-# What the respondent thinks should be done ("X bör regleras", "ska inte användas för att"): a view on
+# What the respondent thinks should be done ("X bör ses över", "ska inte användas för att"): a view on
 # the matter, if not a position for or against a proposal.
 NORMATIVE = re.compile(r"\b(?:bör|borde|behöver|måste|ska|skall)\s+(?:inte\s+|därför\s+|också\s+|även\s+)?"
                        r"(?:\w+\s+){0,3}?\w+(?:as|a)\b", re.I)

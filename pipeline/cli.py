@@ -2,7 +2,7 @@
 
 Pipeline commands are one Hydra app: the command word becomes the `command=` key, so every override,
 `--multirun` and `--cfg job` work as in any Hydra application. `merge` and `compare` read finished
-output folders and take their own arguments.
+output folders and take their own arguments, as do `review`, `labels` and `agreement`.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from .commands import compare, download, evaluate, merge, predict, train
+from .commands import agreement, compare, download, evaluate, labels, merge, predict, review, train
 from .core.provenance import PROJECT_ROOT
 from .errors import UserError
 from .files import write_json
@@ -44,6 +44,12 @@ COMMANDS = {
                      "output=<dir>", main=merge.main),
     "compare": Command("compare evaluate runs: stance compare <run or multirun folders…> [--metric macro_f1] "
                        "[--output DIR]", main=compare.main),
+    "review": Command("correct a predict run in the browser: stance review output=<run dir> [port=N] [--export]; "
+                      "saves to <run>/corrections.jsonl, exports <run>/corrected/", main=review.main),
+    "labels": Command("reviewed cells as hand labels: stance labels export <run dir> output=<labels.jsonl>",
+                      main=labels.main),
+    "agreement": Command("agreement of two label files: stance agreement <labels A> <labels B> [--html PAGE]",
+                         main=agreement.main),
     "download-models": Command("pre-fetch the hub encoders (kb-sbert, kb-bert) into HF_HOME for offline use",
                                run=download.run),
 }
@@ -65,7 +71,9 @@ def usage() -> str:
               "  stance evaluate output=out/eval embedder=e5-bundled",
               "  stance evaluate output=out/cv classifier=logreg",
               "  stance train name=logreg-e5 classifier=logreg embedder=e5-bundled",
-              "  stance predict model=models/logreg-e5 input=data/sou-2024-72/docs output=out/"]
+              "  stance predict model=models/logreg-e5 input=data/sou-2024-72/docs output=out/",
+              "  stance review output=out/",
+              "  stance labels export out/ output=out/labels.jsonl"]
     return "\n".join(lines)
 
 

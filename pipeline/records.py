@@ -109,9 +109,12 @@ class Prediction:
     score: float
     basis: str | None
     evidence: list[Evidence] = field(default_factory=list)
+    # Set on a cell an analyst reviewed (`stance review`): {"reviewer", "time", "note", "confidence",
+    # "original": {"stance", "score", "basis"}}. Absent from the JSON otherwise.
+    review: dict | None = None
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "doc_id": self.doc_id,
             "proposal_id": self.proposal_id,
             "stance": self.stance,
@@ -119,6 +122,9 @@ class Prediction:
             "basis": self.basis,
             "evidence": [{"text": e.text, "start": e.start, "end": e.end, "why": e.why} for e in self.evidence],
         }
+        if self.review is not None:
+            out["review"] = self.review
+        return out
 
     @classmethod
     def from_json(cls, d: dict) -> "Prediction":
@@ -126,9 +132,12 @@ class Prediction:
         when it is not one."""
         if d["stance"] not in STANCES:
             raise ValueError(f"unknown stance {d['stance']!r}")
+        review = d.get("review")
+        if review is not None and not isinstance(review, dict):
+            raise ValueError("'review' must be an object")
         return cls(str(d["doc_id"]), str(d["proposal_id"]), d["stance"], float(d.get("score", "nan")), d.get("basis"),
                    [Evidence(str(e["text"]), int(e["start"]), int(e["end"]), str(e.get("why") or ""))
-                    for e in d.get("evidence") or []])
+                    for e in d.get("evidence") or []], review)
 
 
 @dataclass(frozen=True)
@@ -200,3 +209,66 @@ class DocResult:
         return cls(d["doc_id"], d["path"], d["content_sha256"], [Sentence.from_json(s) for s in d["sentences"]],
                    [Prediction.from_json(p) for p in d["predictions"]], d.get("encoding", "utf-8"),
                    list(d.get("warnings") or []))
+
+
+@dataclass(frozen=True)
+class CellValue:
+    """What a cell says: its stance, basis and evidence, and (from an analyst) a note and a confidence."""
+
+    stance: str
+    basis: str | None
+    evidence: tuple[Evidence, ...] = ()
+    note: str = ""
+    confidence: str = "high"
+
+    def to_json(self) -> dict:
+        return {"stance": self.stance, "basis": self.basis,
+                "evidence": [{"text": e.text, "start": e.start, "end": e.end} for e in self.evidence],
+                "note": self.note, "confidence": self.confidence}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "CellValue":
+        """KeyError/TypeError/ValueError when `d` is not a valid cell value."""
+        if d["stance"] not in STANCES:
+            raise ValueError(f"unknown stance {d['stance']!r}")
+        basis = d.get("basis")
+        if (d["stance"] == "none") != (basis is None) or (basis is not None and basis not in BASES):
+            raise ValueError(f"basis {basis!r} does not fit stance {d['stance']!r}")
+        confidence = str(d.get("confidence") or "high")
+        if confidence not in ("high", "low"):
+            raise ValueError(f"unknown confidence {confidence!r}")
+        return cls(d["stance"], basis, tuple(Evidence(str(e["text"]), int(e["start"]), int(e["end"]))
+                                             for e in d.get("evidence") or []), str(d.get("note") or ""), confidence)
+
+
+@dataclass(frozen=True)
+class Correction:
+    """One save of an analyst's review of a cell (a line of a run's corrections.jsonl): the cell, its value
+    before and after, who and when. A save that keeps the value (old == new) is an acceptance."""
+
+    doc_id: str
+    proposal_id: str
+    old: CellValue
+    new: CellValue
+    reviewer: str
+    time: str  # ISO 8601, UTC
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.doc_id, self.proposal_id
+
+    @property
+    def changed(self) -> bool:
+        return (self.old.stance, self.old.basis) != (self.new.stance, self.new.basis)
+
+    def to_json(self) -> dict:
+        return {"doc_id": self.doc_id, "proposal_id": self.proposal_id, "old": self.old.to_json(),
+                "new": self.new.to_json(), "reviewer": self.reviewer, "time": self.time}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Correction":
+        if not isinstance(d, dict) or not all(isinstance(d.get(k), str) for k in ("doc_id", "proposal_id", "reviewer",
+                                                                                   "time")):
+            raise ValueError("not a correction (doc_id, proposal_id, reviewer, time)")
+        return cls(d["doc_id"], d["proposal_id"], CellValue.from_json(d["old"]), CellValue.from_json(d["new"]),
+                   d["reviewer"], d["time"])

@@ -1,7 +1,7 @@
 """Named, versioned components: the only things a config or a model artifact can ask for.
 
 A stage's config node names its implementation with `_target_: <registered name>` (for example
-`_target_: logreg.v1`, as spaCy names `spacy.TextCatBOW.v3`); the rest of the node are that
+`_target_: logreg.v2`, as spaCy names `spacy.TextCatBOW.v3`); the rest of the node are that
 component's parameters. `build` looks the name up here and calls the class with the parameters
 it declares. Nothing else is ever imported or called: Hydra's `instantiate`, which imports any
 dotted path it is given, is not used, so a config or artifact from elsewhere cannot run code.

@@ -173,3 +173,46 @@ def compose(overrides: list[str], hydra_cfg: bool = False):
 def embedder_cfg(name: str, *overrides: str):
     """The embedder config node `embedder=<name>` composes to (its fallback node included)."""
     return compose([f"embedder={name}", *overrides]).embedder
+
+
+def write_catalog(path: Path, catalog: Catalog = CATALOG) -> Path:
+    """A proposals.yaml of `catalog` (the synthetic one by default)."""
+    import yaml
+
+    doc = {"sou": catalog.sou, "title": catalog.title,
+           "proposals": [{"id": p.id, "title": p.title, "summary": p.summary, "section": p.section, "kind": p.kind}
+                         for p in catalog.proposals]}
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+# Two responses to CATALOG that read one proposal the same way, which the lexicon gets wrong: a
+# register "would be one more administrative burden" is opposition, the lexicon finds no cue (neutral).
+NORRBY = """Yttrande från Norrby kommun
+
+Norrby kommun har tagit del av betänkandet.
+
+3.1 Tandvårdsbidrag
+Kommunen tillstyrker förslaget om ett statligt tandvårdsbidrag för personer över 75 år.
+
+4.1 Nationellt register
+Ett nationellt register över munhälsobedömningar skulle bli ännu en administrativ börda för kommunerna och tar tid från vården. Registret skulle kräva nya rutiner på varje äldreboende.
+
+5.2 Utbildning i munvård
+Kommunen ser positivt på utbildning i munvård för omsorgspersonal.
+"""
+SODERBY = NORRBY.replace("Norrby", "Söderby").replace(
+    "skulle bli ännu en administrativ börda för kommunerna och tar tid från vården",
+    "blir ytterligare en administrativ börda för kommunerna och tar tid från omsorgen")
+BURDEN_SENTENCE = ("Ett nationellt register över munhälsobedömningar skulle bli ännu en administrativ börda för "
+                   "kommunerna och tar tid från vården.")
+# Document strings that must reach a page only as text.
+HOSTILE = ("<script>alert('doc')</script>", '"><img src=x onerror=alert(1)>', "javascript:alert(1)")
+HOSTILE_DOC = f"""Yttrande {HOSTILE[0]}
+
+Kommunen har tagit del av betänkandet och lämnar här sina synpunkter på det som föreslås.
+
+3.1 Tandvårdsbidrag {HOSTILE[1]}
+Kommunen tillstyrker förslaget om tandvårdsbidrag, se {HOSTILE[2]} för mer om det.
+"""
+HOSTILE_NAME = 'evil"><img src=x onerror=alert(2)>'

@@ -52,8 +52,9 @@ def load_catalog(path) -> Catalog:
     return Catalog(sou=str(doc.get("sou", "")), title=str(doc.get("title", "")), proposals=tuple(proposals), path=str(path))
 
 
-def load_labels(path, catalog: Catalog, doc_ids=None) -> list[Label]:
-    """Read `stance.jsonl`, validated against the catalog (and the documents when `doc_ids` is given).
+def load_labels(path, catalog: Catalog | None, doc_ids=None) -> list[Label]:
+    """Read `stance.jsonl`, validated against the catalog (None: any proposal id) and the documents when
+    `doc_ids` is given.
 
     Errors name the file and line: hand labels are ground truth, so a wrong one must never pass silently.
     """
@@ -64,7 +65,7 @@ def load_labels(path, catalog: Catalog, doc_ids=None) -> list[Label]:
         raise InputError(path, "labels file not found") from None
     except UnicodeDecodeError:
         raise InputError(path, "labels file is not UTF-8") from None
-    known = set(catalog.ids)
+    known = set(catalog.ids) if catalog is not None else None
     docs = set(doc_ids) if doc_ids is not None else None
     labels, seen = [], set()
     for n, line in enumerate(lines, 1):
@@ -80,7 +81,7 @@ def load_labels(path, catalog: Catalog, doc_ids=None) -> list[Label]:
         for key in ("doc_id", "proposal_id", "stance"):
             if not isinstance(row.get(key), str):
                 raise InputError(path, f"{where}: missing or non-string '{key}'")
-        if row["proposal_id"] not in known:
+        if known is not None and row["proposal_id"] not in known:
             raise InputError(path, f"{where}: unknown proposal id '{row['proposal_id']}' (not in {catalog.path or 'catalog'})")
         if docs is not None and row["doc_id"] not in docs:
             raise InputError(path, f"{where}: unknown doc_id '{row['doc_id']}' (no such document)")

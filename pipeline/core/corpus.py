@@ -3,6 +3,7 @@ once for every fold and every command that scores against labels."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,10 @@ def read_all(cfg: DictConfig, input_paths, timer: Timer) -> tuple[list, dict[str
     """Read and segment every file in this process (a labelled corpus: a handful of files); a bad file
     becomes an error row and the rest go on. Returns the input files, sentences by doc_id, error rows."""
     files, errors = list_inputs(input_paths)
+    return files, *read_files(cfg, files, errors, timer)
+
+
+def read_files(cfg: DictConfig, files, errors: list[dict], timer: Timer) -> tuple[dict[str, list[Sentence]], list[dict]]:
     reader, segmenter = build_reader(cfg), build_segmenter(cfg)
     sentences: dict[str, list[Sentence]] = {}
     for f in files:
@@ -56,7 +61,7 @@ def read_all(cfg: DictConfig, input_paths, timer: Timer) -> tuple[list, dict[str
         for w in result.warnings:
             log.warning("%s", w)
         sentences[f.doc_id] = result.sentences
-    return files, sentences, errors
+    return sentences, errors
 
 
 def embed_corpus(cfg: DictConfig, catalog: Catalog, sentences: dict[str, list[Sentence]], timer: Timer,
@@ -86,10 +91,15 @@ def corpus_specs(cfg: DictConfig) -> list:
 
 
 def load_spec(cfg: DictConfig, spec, timer: Timer, encoder=None) -> Loaded:
-    """One labelled corpus: documents segmented (and embedded), labels checked against them and the catalog."""
+    """One labelled corpus (and its `extra` labelled documents): segmented, embedded, labels checked
+    against the documents and the catalog."""
     catalog = load_catalog(spec.catalog)
     files, sentences, errors = read_all(cfg, spec.docs, timer)
     labels = load_labels(spec.labels, catalog, doc_ids=[f.doc_id for f in files])
+    extra_sentences, extra_labels, extra_errors = load_extra(cfg, spec, catalog, set(sentences), timer)
+    sentences.update(extra_sentences)
+    labels += extra_labels
+    errors += extra_errors
     corpus, stats = embed_corpus(cfg, catalog, sentences, timer, encoder)
     corpus.labels = labels
     name = str(spec.get("name") or Path(str(spec.docs)).parent.name)
@@ -111,3 +121,26 @@ def load_corpus(cfg: DictConfig, timer: Timer) -> Loaded:
     if len(specs) != 1:
         raise InputError("data", f"data={cfg.data.get('name')} names {len(specs)} corpora: this needs one (data=<corpus>)")
     return load_spec(cfg, specs[0], timer)
+
+
+def load_extra(cfg: DictConfig, spec, catalog: Catalog, known: set[str], timer: Timer):
+    """Labelled documents beside the corpus, `data.extra: [{docs: <folder>, labels: <labels.jsonl>}]` (an
+    analyst's corrections from `stance labels export`): labels checked against the corpus' catalog,
+    only the labelled documents read. Returns (sentences by doc_id, labels, error rows)."""
+    sentences: dict[str, list[Sentence]] = {}
+    labels, errors = [], []
+    for k, extra in enumerate(spec.get("extra") or []):
+        if not isinstance(extra, Mapping) or not extra.get("docs") or not extra.get("labels"):
+            raise InputError(f"data.extra[{k}]", "expected {docs: <folder or files>, labels: <labels.jsonl>}")
+        files, errs = list_inputs(extra["docs"])
+        found = load_labels(extra["labels"], catalog, doc_ids=[f.doc_id for f in files])
+        wanted = {lab.doc_id for lab in found}
+        clash = sorted(wanted & (known | set(sentences)))
+        if clash:
+            raise InputError(extra["labels"], f"document '{clash[0]}' is also in data.docs or another data.extra: "
+                                              f"a document takes its labels from one file")
+        read, errs = read_files(cfg, [f for f in files if f.doc_id in wanted], [], timer)
+        sentences.update(read)
+        labels += found
+        errors += errs
+    return sentences, labels, errors

@@ -51,10 +51,12 @@ def config_hash(resolved: dict) -> str:
 
 
 def data_hash(cfg: DictConfig) -> str | None:
-    """Hash of the catalog, labels and labelled documents named by the data config."""
+    """Hash of the catalog, labels and labelled documents named by the data config (`data.extra` too)."""
     h = hashlib.sha256()
     try:
         paths = [Path(cfg.data.catalog), Path(cfg.data.labels)] + sorted(Path(cfg.data.docs).rglob("*"))
+        for extra in cfg.data.get("extra") or []:
+            paths += [Path(extra["labels"]), *sorted(Path(extra["docs"]).rglob("*")), Path(extra["docs"])]
         for p in paths:
             if p.is_file():
                 h.update(p.name.encode())

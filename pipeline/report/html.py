@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..files import atomic_write
 from ..records import STANCES, Catalog, DocResult, Evidence, Sentence
-from .page import STANCE_COLOUR, STANCE_LABEL, DocView, esc, needs_review, prepare, squash, stance_counts
+from .page import STANCE_COLOUR, STANCE_LABEL, DocView, Edit, esc, needs_review, prepare, review_line, squash, stance_counts
 
 CSS = resources.files(__package__).joinpath("assets/report.css").read_text(encoding="utf-8")
 JS = resources.files(__package__).joinpath("assets/report.js").read_text(encoding="utf-8")
@@ -142,7 +142,12 @@ def _review(flagged, catalog, low_confidence) -> list[str]:
     return out
 
 
-def _proposal(k, prop, docs, low_confidence) -> list[str]:
+def _cell_attr(d: DocView, k: int, edit: Edit | None) -> str:
+    """In the edit view every cell names its position (document n, proposal k) for the editor."""
+    return f' data-cell="{d.n}:{k}"' if edit is not None else ""
+
+
+def _proposal(k, prop, docs, low_confidence, edit: Edit | None = None) -> list[str]:
     counts = stance_counts(docs, prop.id)
     meta = [f"id <code>{esc(prop.id)}</code>"]
     if prop.section:
@@ -164,10 +169,15 @@ def _proposal(k, prop, docs, low_confidence) -> list[str]:
                    f'{esc(STANCE_LABEL[st].capitalize())} — {len(cells)}</h3>')
         for d, p in cells:
             low = needs_review(p, low_confidence)
-            out.append(f'<div class="cell{" low" if low else ""}" id="{_cell_id(d, k)}">'
+            score = "" if p.review else f"score {float(p.score):.2f} · "
+            out.append(f'<div class="cell{" low" if low else ""}{" reviewed" if p.review else ""}" '
+                       f'id="{_cell_id(d, k)}"{_cell_attr(d, k, edit)}>'
                        f'<a class="who" href="#d-{d.n}">{esc(d.result.doc_id)}</a>'
-                       f'<span class="info">score {float(p.score):.2f} · basis {esc(p.basis or "—")}</span>'
-                       + (' <span class="flag">review</span>' if low else ""))
+                       f'<span class="info">{score}basis {esc(p.basis or "—")}</span>'
+                       + (' <span class="flag">review</span>' if low else "")
+                       + (f' <span class="rev">{esc(review_line(p))}</span>' if p.review else ""))
+            if p.review and p.review.get("note"):
+                out.append(f'<p class="note">{esc(p.review["note"])}</p>')
             out.extend(_quote(d, ev) for ev in p.evidence)
             if not p.evidence:
                 out.append('<p class="muted">No evidence recorded.</p>')
@@ -177,9 +187,15 @@ def _proposal(k, prop, docs, low_confidence) -> list[str]:
     if silent:
         items = []
         for d, p in silent:
+            attr = _cell_attr(d, k, edit)
             if needs_review(p, low_confidence):
-                items.append(f'<span class="low" id="{_cell_id(d, k)}"><a href="#d-{d.n}">{esc(d.result.doc_id)}</a> '
+                items.append(f'<span class="low" id="{_cell_id(d, k)}"{attr}><a href="#d-{d.n}">{esc(d.result.doc_id)}</a> '
                              f'<span class="flag">review</span> <span class="muted">{float(p.score):.2f}</span></span>')
+            elif p.review:
+                items.append(f'<span id="{_cell_id(d, k)}"{attr}><a href="#d-{d.n}">{esc(d.result.doc_id)}</a> '
+                             f'<span class="rev">{esc(review_line(p))}</span></span>')
+            elif edit is not None:
+                items.append(f'<span id="{_cell_id(d, k)}"{attr}><a href="#d-{d.n}">{esc(d.result.doc_id)}</a></span>')
             else:
                 items.append(f'<a href="#d-{d.n}">{esc(d.result.doc_id)}</a>')
         out.append(f'<p class="none-list"><b>Did not address ({len(silent)}):</b> {", ".join(items)}</p>')
@@ -236,8 +252,8 @@ def _errors(errors: list[dict]) -> list[str]:
 
 
 def render_report(results: list[DocResult], errors: list[dict], catalog: Catalog, run: dict,
-                  low_confidence: float = 0.5) -> str:
-    """The report as one HTML string (see write_report)."""
+                  low_confidence: float = 0.5, edit: Edit | None = None) -> str:
+    """The report as one HTML string (see write_report); with `edit`, the edit view of `stance review`."""
     docs = prepare(results, catalog)
     flagged = [(d, k, d.cells[p.id]) for k, p in enumerate(catalog.proposals, 1)
                for d in docs if p.id in d.cells and needs_review(d.cells[p.id], low_confidence)]
@@ -260,7 +276,9 @@ def render_report(results: list[DocResult], errors: list[dict], catalog: Catalog
     title = " ".join(x for x in (catalog.sou, catalog.title) if x) or "Stance report"
     out = ["<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           f"<title>{esc(title)} — stance report</title><style>{CSS}</style><script>{JS}</script></head><body><main>",
+           f"<title>{esc(title)} — stance report</title><style>{CSS}</style>"
+           + (f'<script nonce="{esc(edit.nonce)}">{JS}</script>{edit.head}</head><body class="edit"><main>' if edit else
+              f"<script>{JS}</script></head><body><main>"),
            '<nav><a href="#top">Overview</a><a href="#review">Review</a><a href="#proposals">Proposals</a>'
            '<a href="#documents">Documents</a><a href="#errors">Errors</a></nav><div id="top"></div>']
     out += _header(docs, errors, catalog, run, flagged, low_confidence)
@@ -270,17 +288,17 @@ def render_report(results: list[DocResult], errors: list[dict], catalog: Catalog
     out += _review(flagged, catalog, low_confidence)
     out.append('<div id="proposals"></div>')
     for k, p in enumerate(catalog.proposals, 1):
-        out += _proposal(k, p, docs, low_confidence)
+        out += _proposal(k, p, docs, low_confidence, edit)
     out.append('<section id="documents"><h2>Documents</h2>'
-               '<p class="tools"><button type="button" onclick="docs(true)">Expand all</button>'
-               '<button type="button" onclick="docs(false)">Collapse all</button></p>')
+               '<p class="tools"><button type="button" data-docs="open">Expand all</button>'
+               '<button type="button" data-docs="close">Collapse all</button></p>')
     if not docs:
         out.append('<p class="muted">No documents.</p>')
     for d in docs:
         out += _document(d, tags[d.n - 1])
     out.append("</section>")
     out += _errors(errors)
-    out.append("</main></body></html>\n")
+    out.append("</main>" + (edit.body if edit else "") + "</body></html>\n")
     return "".join(out)
 
 

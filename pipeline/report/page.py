@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import datetime
 import html
+from dataclasses import dataclass
 
 from ..records import STANCES, Catalog, DocResult, Evidence, Prediction, Sentence
 
@@ -78,7 +79,28 @@ def prepare(results: list[DocResult], catalog: Catalog) -> list[DocView]:
 
 
 def needs_review(p: Prediction, low_confidence: float) -> bool:
-    return float(p.score) < low_confidence
+    """Flagged for review: scored below the threshold, and no analyst has reviewed it yet."""
+    return p.review is None and float(p.score) < low_confidence
+
+
+def review_line(p: Prediction) -> str:
+    """'reviewed by <who>, <date>[; was <stance>]' for a reviewed cell, '' otherwise (plain text: escape it)."""
+    r = p.review
+    if not r:
+        return ""
+    was = (r.get("original") or {}).get("stance")
+    changed = f"; was {was}" if r.get("changed") and was else ""
+    return f"reviewed by {r.get('reviewer', '?')}, {str(r.get('time', ''))[:10]}{changed}"
+
+
+@dataclass(frozen=True)
+class Edit:
+    """What `stance review` adds to the report to make it its edit view: a nonce for the page's scripts
+    (its Content-Security-Policy allows no other script), markup for the head and the end of the body."""
+
+    nonce: str
+    head: str = ""
+    body: str = ""
 
 
 def stance_counts(docs: list[DocView], pid: str) -> dict[str, int]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..files import atomic_path
 from ..records import STANCES, Catalog, DocResult
-from .page import FIXED_TIME, STANCE_FILL, needs_review, prepare, squash, stance_counts
+from .page import FIXED_TIME, STANCE_FILL, needs_review, prepare, review_line, squash, stance_counts
 
 SHEET_RESERVED = ("Matrix", "Summary", "Errors", "Run", "History")
 EXCEL_CELL_MAX = 32767
@@ -53,6 +53,12 @@ def _put(ws, row: int, col: int, value, **style):
     return cell
 
 
+def _reviewed(pred) -> str:
+    """An analyst's review of a cell as the workbook shows it: who, when, what it was, the note."""
+    note = (pred.review or {}).get("note")
+    return review_line(pred) + (f"\n{note}" if note else "")
+
+
 def build_workbook(results: list[DocResult], errors: list[dict], catalog: Catalog, run: dict,
                    low_confidence: float = 0.5):
     """The workbook object (see write_workbook)."""
@@ -91,6 +97,9 @@ def build_workbook(results: list[DocResult], errors: list[dict], catalog: Catalo
             if needs_review(pred, low_confidence):
                 cell.font = Font(bold=True, italic=True, color="9C5700")
                 cell.comment = Comment(f"review: score {float(pred.score):.2f} < {low_confidence:g}", "remiss-stance")
+            elif pred.review:
+                cell.font = Font(bold=True)
+                cell.comment = Comment(_xl_text(_reviewed(pred)), "remiss-stance")
         _put(ws, row, last, d.result.path)
     ws.freeze_panes = "B3"
 
@@ -122,15 +131,17 @@ def build_workbook(results: list[DocResult], errors: list[dict], catalog: Catalo
         for row, d in enumerate(rows, 5):
             pred = d.cells[p.id]
             quotes = "\n\n".join(squash(ev.text) for ev in pred.evidence)
-            values = [d.result.doc_id, pred.stance, round(float(pred.score), 4), pred.basis or "",
-                      "review" if needs_review(pred, low_confidence) else "", quotes, d.result.path]
+            flag = "review" if needs_review(pred, low_confidence) else _reviewed(pred)
+            values = [d.result.doc_id, pred.stance, round(float(pred.score), 4), pred.basis or "", flag, quotes,
+                      d.result.path]
             for c, v in enumerate(values, 1):
                 _put(ws, row, c, v, alignment=wrap if c == 6 else top)
             ws.cell(row=row, column=2).fill = fills.get(pred.stance, PatternFill())
             if values[4]:
-                ws.cell(row=row, column=5).font = Font(bold=True, color="9C5700")
+                ws.cell(row=row, column=5).font = Font(bold=True, color="1B5E20" if pred.review else "9C5700")
+                ws.cell(row=row, column=5).alignment = wrap
             ws.cell(row=row, column=3).number_format = "0.00"
-        for col, w in zip("ABCDEFG", (32, 10, 7, 9, 8, 90, 40)):
+        for col, w in zip("ABCDEFG", (32, 10, 7, 9, 24 if any(d.cells[p.id].review for d in rows) else 8, 90, 40)):
             ws.column_dimensions[col].width = w
         ws.freeze_panes = "B5"
 

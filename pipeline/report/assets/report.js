@@ -5,3 +5,5 @@ for(var p=el.parentElement;p;p=p.parentElement){if(p.tagName==='DETAILS')p.open=
 el.scrollIntoView({block:'center'})}
 function docs(open){document.querySelectorAll('details.doc').forEach(function(d){d.open=open})}
 window.addEventListener('hashchange',reveal);window.addEventListener('DOMContentLoaded',reveal);
+window.addEventListener('DOMContentLoaded',function(){document.querySelectorAll('button[data-docs]').forEach(function(b){
+b.addEventListener('click',function(){docs(b.getAttribute('data-docs')==='open')})})});

@@ -17,6 +17,7 @@ import logging
 
 import numpy as np
 
+from ...errors import InputError
 from ...evidence import gold_links
 from ...records import STANCES, Corpus, Doc, Prediction
 from ..cues import Reading, read_cues
@@ -61,9 +62,12 @@ class TrainableClassifier(LexiconClassifier):
 
         A general statement that is evidence of some cell of its document but not of this proposal's
         (a specific statement overrode it, or it is scoped to a group) is left out: it is not `none`.
+        So is every pair of a cell without a label: a document an analyst reviewed in part (`stance
+        labels export`) teaches only its reviewed cells (a corpus labels every cell: nothing left out).
         """
         labels = corpus.labels
         labelled = {lab.doc_id for lab in labels}
+        cells = {(lab.doc_id, lab.proposal_id) for lab in labels}
         gold, unmatched = gold_links({d: doc.sentences for d, doc in corpus.docs.items() if d in labelled}, labels)
         self.unmatched_quotes_ = unmatched
         docs, y = [], []
@@ -79,7 +83,7 @@ class TrainableClassifier(LexiconClassifier):
             keep, targets = [], []
             for r, (k, pid) in enumerate(dp.pairs):
                 g = gold.get((doc_id, pid, sents[k].index))
-                if g is None and dp.cues[k].general and k in cited:
+                if (doc_id, pid) not in cells or (g is None and dp.cues[k].general and k in cited):
                     continue
                 keep.append(r)
                 targets.append(g[0] if g else NONE)
@@ -103,6 +107,9 @@ class TrainableClassifier(LexiconClassifier):
         if not y:
             raise ValueError("no training pairs: are the labelled documents among the inputs?")
         counts = {c: y.count(c) for c in STANCES if c in y}
+        if len(counts) < 2:
+            raise InputError("data.labels", f"the training pairs of {', '.join(d.doc_id for d in docs)} are all "
+                                            f"'{next(iter(counts))}': label (or review) more cells")
         self.training_summary_ = {"documents": [d.doc_id for d in docs], "pairs": len(y), "targets": counts,
                                   "unmatched_quotes": unmatched}
         log.info("%s: fit on %d pairs from %d documents %s", type(self).__name__, len(y), len(docs), counts)

@@ -11,9 +11,9 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from ..core import outputs
-from ..core.artifacts import FORMAT, FORMAT_VERSION, write_artifact_dir
+from ..core.artifacts import FORMAT, FORMAT_VERSION, save_linker, write_artifact_dir
 from ..core.components import available, build_classifier, check_requirements, encoder_config
-from ..core.corpus import load_corpus
+from ..core.corpus import corpus_specs, load_corpus
 from ..core.cv import CV_PROTOCOL, cross_validate, fit_on, predict_docs
 from ..core.modelcard import model_card
 from ..core.provenance import Timer, data_hash, encoder_line, git_state, manifest, versions
@@ -23,6 +23,7 @@ from ..evaluation.summary import format_summary
 from ..files import atomic_write, write_json
 from ..records import STANCES
 from ..stages.classify.lexicon import LexiconClassifier
+from .train_many import train_many
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -52,6 +53,8 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
         raise InputError("classifier", f"{type(probe).__name__} learns nothing: train classifier=logreg or "
                                        f"classifier=finetune")
     check_requirements(probe, available(cfg.get("embedder")))
+    if len(corpus_specs(cfg)) > 1:
+        return train_many(cfg, out_dir, final, timer, scorer, make, probe)
     loaded = load_corpus(cfg, timer)
     corpus = loaded.for_component(probe)
     with timer("cross_validate"):
@@ -60,8 +63,8 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     with timer("linking"):
         linking = scorer.links(probe.bind(corpus.catalog, corpus.proposal_vectors), corpus)
     with timer("baseline"):
-        base = LexiconClassifier(linker=probe.linker, general_score=probe.general_score,
-                                 comment_score=probe.comment_score).fit(corpus)
+        base = LexiconClassifier(linker=probe.linker, general_score=probe.general_score,  # bound, not fitted:
+                                 comment_score=probe.comment_score).bind(corpus.catalog, corpus.proposal_vectors)  # untrained
         base_preds = predict_docs(base, corpus, corpus.doc_ids)
         baseline = headline(scorer.score(base_preds, corpus.labels))
         lexicon_cells = {(q.doc_id, q.proposal_id): q.stance for q in base_preds}
@@ -104,7 +107,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
                "lexicon_baseline": baseline}
 
     def write(tmp: Path) -> None:
-        meta["weights"] = clf.save(tmp)["weights"]
+        meta["weights"] = clf.save(tmp)["weights"] + save_linker(clf, tmp)
         write_json(meta, tmp / "model.json")
         atomic_write(tmp / "config.yaml", OmegaConf.to_yaml(resolved))
         write_json(metrics, tmp / "metrics.json")

@@ -53,7 +53,10 @@ class Artifact:
         cls = registry.resolve("classifier", self.meta["classifier"], where=self.path / "model.json")
         linker = build("linker", self.config.linker) if self.config.get("linker") is not None else None
         try:
-            return cls.load(self.path, linker=linker)
+            clf = cls.load(self.path, linker=linker)
+            if getattr(linker, "trainable", False) and (self.path / "linker.json").is_file():
+                clf.linker_ = linker.load_weights(self.path)  # bind() keeps a linker that learned
+            return clf
         except (OSError, KeyError, TypeError, ValueError) as e:
             raise InputError(self.path, f"unreadable weights ({type(e).__name__}: {' '.join(str(e).split())[:160]}): "
                                         f"retrain with `stance train`") from None
@@ -172,6 +175,12 @@ def load_model(cfg: DictConfig):
     artifact = load_artifact(cfg.model)
     log.info("model %s (%s, trained %s)", artifact.path, artifact.meta.get("classifier"), artifact.meta.get("created"))
     return artifact, with_artifact(cfg, artifact)
+
+
+def save_linker(clf, directory: Path) -> list[str]:
+    """A learned linker's weights beside the classifier's (the rules have none)."""
+    linker = getattr(clf, "linker_", None)
+    return linker.save(directory) if getattr(linker, "trainable", False) and hasattr(linker, "coef_") else []
 
 
 def write_artifact_dir(final: Path, write, overwrite: bool) -> None:

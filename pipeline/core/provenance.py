@@ -51,12 +51,16 @@ def config_hash(resolved: dict) -> str:
 
 
 def data_hash(cfg: DictConfig) -> str | None:
-    """Hash of the catalog, labels and labelled documents named by the data config (`data.extra` too)."""
+    """Hash of the catalog, labels and labelled documents named by the data config (every corpus of
+    `data.corpora`, and `extra` documents, too)."""
     h = hashlib.sha256()
+    specs = list(cfg.data.corpora.values()) if cfg.data.get("corpora") else [cfg.data]
     try:
-        paths = [Path(cfg.data.catalog), Path(cfg.data.labels)] + sorted(Path(cfg.data.docs).rglob("*"))
-        for extra in cfg.data.get("extra") or []:
-            paths += [Path(extra["labels"]), *sorted(Path(extra["docs"]).rglob("*")), Path(extra["docs"])]
+        paths = []
+        for spec in specs:
+            paths += [Path(spec.catalog), Path(spec.labels)] + sorted(Path(spec.docs).rglob("*"))
+            for extra in spec.get("extra") or []:
+                paths += [Path(extra["labels"]), *sorted(Path(extra["docs"]).rglob("*")), Path(extra["docs"])]
         for p in paths:
             if p.is_file():
                 h.update(p.name.encode())

@@ -17,6 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from .commands import compare, download, evaluate, merge, predict, train
+from .core.configs import check_config_dir
 from .core.provenance import PROJECT_ROOT
 from .errors import UserError
 from .files import write_json
@@ -120,6 +121,22 @@ def _split_flags(args: list[str]) -> tuple[list[str], list[str]]:
     return flags, overrides
 
 
+def check_flags(flags: list[str]) -> None:
+    """Config folders given on the command line come from outside the project: checked before Hydra
+    reads them (pipeline/core/configs.py). `--experimental-rerun` loads a pickle: refused."""
+    for i, flag in enumerate(flags):
+        name, _, value = flag.partition("=")
+        if name == "--experimental-rerun":
+            raise UserError(name, "loads a pickled config, which can run code: refused (rerun with the overrides "
+                                  "in .hydra/overrides.yaml)")
+        if name in ("--config-dir", "-cd", "--config-path", "-cp"):
+            value = value or (flags[i + 1] if i + 1 < len(flags) else "")
+            folder = Path(value).expanduser()
+            if not folder.is_absolute() and not folder.is_dir():
+                folder = Path(__file__).parent / value  # Hydra reads a relative --config-path from here
+            check_config_dir(folder)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -139,6 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     rest = [f"~{a.split('=')[0]}" if a.split("=", 1)[0] in CONFIG_GROUPS and a.split("=", 1)[1] in ("null", "none") else a
             for a in rest]
     flags, overrides = _split_flags(rest)
+    try:
+        check_flags(flags)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     sys.argv = [f"stance {name}", *flags, f"command={name}", *overrides]
     try:
         _app()

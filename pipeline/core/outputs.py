@@ -4,13 +4,11 @@ Every file is written atomically (pipeline/files.py), so a killed run never leav
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 
 from ..errors import InputError
-from ..files import atomic_write
+from ..files import atomic_write, csv_text
 from ..records import Catalog, Prediction
 
 
@@ -45,17 +43,15 @@ def read_predictions(path) -> list[Prediction]:
 
 
 def write_matrix(predictions: list[Prediction], catalog: Catalog, out_dir) -> Path:
-    """One row per document, one column per proposal id, the stance in each cell."""
+    """One row per document, one column per proposal id, the stance in each cell (spreadsheet-safe: a
+    doc_id or proposal id that starts like a formula gets a leading ')."""
     cells: dict[str, dict[str, str]] = {}
     for p in predictions:
         cells.setdefault(p.doc_id, {})[p.proposal_id] = p.stance
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["doc_id", *catalog.ids])
-    for doc_id in cells:
-        w.writerow([doc_id, *(cells[doc_id].get(pid, "") for pid in catalog.ids)])
+    rows = [["doc_id", *catalog.ids]] + [[doc_id, *(cells[doc_id].get(pid, "") for pid in catalog.ids)]
+                                         for doc_id in cells]
     path = Path(out_dir) / "matrix.csv"
-    atomic_write(path, buf.getvalue())
+    atomic_write(path, csv_text(rows))
     return path
 
 

@@ -93,7 +93,7 @@ def build_bad_corpus(root: Path) -> dict[str, str]:
         "Response to the inquiry.\n\nThe municipality has read the report and supports the proposal on a new law. "
         "It welcomes clearer rules for everyone who works in health care, and it has no further comments.\n" * 3,
         encoding="utf-8")
-    expected["english.txt"] = "no Swedish text"
+    expected["english.txt"] = "reads as English, not Swedish"
     (root / "bilagor").mkdir()  # a folder with no supported files: its files are reported, not dropped
     (root / "bilagor" / "eksjo-kommun.odt").write_bytes(b"PK\x03\x04 odt")  # its stem is a good document's
     expected["eksjo-kommun.odt"] = "unsupported file type '.odt'"

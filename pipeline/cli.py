@@ -7,7 +7,9 @@ output folders and take their own arguments.
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -18,7 +20,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from .commands import compare, download, evaluate, merge, predict, train
 from .core.configs import check_config_dir
-from .core.provenance import PROJECT_ROOT
+from .core.inputs import check_output
+from .core.parts import exclusive
+from .core.provenance import PROJECT_ROOT, write_hydra_record
 from .errors import UserError
 from .files import write_json
 
@@ -32,11 +36,12 @@ class Command:
     help: str
     run: Callable | None = None  # (cfg, out_dir) -> metrics or None: a Hydra pipeline command
     main: Callable | None = None  # (argv) -> exit code: a command with its own arguments
+    publishes: bool = False  # writes its .hydra/ record inside the outputs it publishes (core/outputs.publish)
 
 
 COMMANDS = {
     "predict": Command("classify the documents in input=<folder or file>; writes predictions.jsonl and matrix.csv",
-                       run=predict.run),
+                       run=predict.run, publishes=True),
     "evaluate": Command("score on the labelled corpus (a trainable classifier: leave-one-document-out "
                         "cross-validation)", run=evaluate.run),
     "train": Command("cross-validate and fit a trainable classifier on the labelled corpus; writes models/<name>/",
@@ -85,7 +90,10 @@ def _app(cfg: DictConfig) -> float | None:
     try:
         if command is None or command.run is None:
             raise UserError("command", f"unknown command '{cfg.command}'")
-        return _metric(command.run(cfg, out_dir), cfg)
+        with exclusive(out_dir):  # before anything is written: a refused run changes nothing of the running one
+            if not command.publishes:
+                write_hydra_record(out_dir, cfg)
+            return _metric(command.run(cfg, out_dir), cfg)
     except UserError as e:  # one line for the expected user-facing failures
         if _in_sweep():  # one failed job must not end the sweep: record it for `stance compare`
             log.error("job failed: %s", e)
@@ -137,6 +145,25 @@ def check_flags(flags: list[str]) -> None:
             check_config_dir(folder)
 
 
+def check_output_folder(name: str, flags: list[str], overrides: list[str]) -> None:
+    """Before Hydra makes the run folder (and its log file) there: one line for an output folder that can't
+    be written or that is an input folder, instead of a traceback or a log file among the documents."""
+    if any(f.split("=")[0] in ("--cfg", "-c", "--help", "-h", "--hydra-help", "--info", "--shell-completion", "-sc")
+           for f in flags):
+        return
+    given = dict(o.split("=", 1) for o in overrides if "=" in o and not o.startswith(("+", "~")))
+    folder = Path(given.get("output") or "outputs").expanduser()
+    if name == "predict" and given.get("output") and given.get("input") and not {"-m", "--multirun"} & set(flags):
+        check_output([p for p in given["input"].strip("[]").split(",") if p], folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-probe-", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise UserError(folder, f"cannot write the output folder ({type(e).__name__}: {e.strerror or e})") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -158,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     flags, overrides = _split_flags(rest)
     try:
         check_flags(flags)
+        check_output_folder(name, flags, overrides)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -173,3 +174,32 @@ def compose(overrides: list[str], hydra_cfg: bool = False):
 def embedder_cfg(name: str, *overrides: str):
     """The embedder config node `embedder=<name>` composes to (its fallback node included)."""
     return compose([f"embedder={name}", *overrides]).embedder
+
+
+OUTPUTS = ("predictions.jsonl", "matrix.csv", "errors.jsonl", "report.html")
+
+
+def outputs_of(out: Path) -> dict[str, bytes]:
+    files = {name: (out / name).read_bytes() for name in OUTPUTS}
+    files["xlsx"] = json.dumps(workbook_values(out / "remissammanstallning.xlsx")).encode()
+    return files
+
+
+def workbook_values(path: Path) -> dict:
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True)
+    return {ws.title: [list(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
+
+
+def manifest(out: Path) -> dict:
+    return json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+
+
+def copies(folder: Path, n: int) -> Path:
+    """n documents: the labelled ones under new names, cycling."""
+    folder.mkdir(parents=True)
+    sources = sorted(DOCS_DIR.glob("*.txt"))
+    for i in range(n):
+        shutil.copy(sources[i % len(sources)], folder / f"svar-{i:03d}.txt")
+    return folder

@@ -38,8 +38,8 @@ class Loaded:
 def read_all(cfg: DictConfig, input_paths, timer: Timer) -> tuple[list, dict[str, list[Sentence]], list[dict]]:
     """Read and segment every file in this process (a labelled corpus: a handful of files); a bad file
     becomes an error row and the rest go on. Returns the input files, sentences by doc_id, error rows."""
-    files, errors = list_inputs(input_paths)
     reader, segmenter = build_reader(cfg), build_segmenter(cfg)
+    files, errors = list_inputs(input_paths, follow_symlinks=reader.follow_symlinks)
     sentences: dict[str, list[Sentence]] = {}
     for f in files:
         try:

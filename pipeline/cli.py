@@ -159,7 +159,7 @@ def check_output_folder(name: str, flags: list[str], overrides: list[str]) -> No
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-probe-", suffix=".tmp")
         os.close(fd)
-        os.unlink(probe)
+        Path(probe).unlink(missing_ok=True)  # a run publishing there may have cleaned it already
     except OSError as e:
         raise UserError(folder, f"cannot write the output folder ({type(e).__name__}: {e.strerror or e})") from None
 

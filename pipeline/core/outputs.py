@@ -124,7 +124,10 @@ def clean_stale(out_dir: Path, keep: Path | None) -> None:
         for d in runs.iterdir():
             if keep is None or d.resolve() != keep:
                 log.info("removing the unfinished outputs of a killed run: %s", d)
-                shutil.rmtree(d, ignore_errors=True) if d.is_dir() and not d.is_symlink() else d.unlink()
+                if d.is_dir() and not d.is_symlink():
+                    shutil.rmtree(d, ignore_errors=True)
+                else:
+                    d.unlink(missing_ok=True)
     for tmp in out_dir.glob(".*.tmp"):
         if tmp.is_file() or tmp.is_symlink():
             tmp.unlink(missing_ok=True)

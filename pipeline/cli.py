@@ -129,9 +129,15 @@ def _split_flags(args: list[str]) -> tuple[list[str], list[str]]:
     return flags, overrides
 
 
-def check_flags(flags: list[str]) -> None:
-    """Config folders given on the command line come from outside the project: checked before Hydra
-    reads them (pipeline/core/configs.py). `--experimental-rerun` loads a pickle: refused."""
+def check_flags(flags: list[str], overrides: list[str] = ()) -> None:
+    """Config folders given on the command line (`--config-dir`, `--config-path`, `file://` entries of
+    `hydra.searchpath`) come from outside the project: checked before Hydra reads them
+    (pipeline/core/configs.py). `--experimental-rerun` loads a pickle: refused."""
+    for o in overrides:
+        if o.lstrip("+").startswith("hydra.searchpath="):
+            for entry in o.split("=", 1)[1].strip("[]").split(","):
+                if entry.strip().startswith("file://"):
+                    check_config_dir(Path(entry.strip()[len("file://"):]).expanduser())
     for i, flag in enumerate(flags):
         name, _, value = flag.partition("=")
         if name == "--experimental-rerun":
@@ -184,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             for a in rest]
     flags, overrides = _split_flags(rest)
     try:
-        check_flags(flags)
+        check_flags(flags, overrides)
         check_output_folder(name, flags, overrides)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -226,7 +226,7 @@ def test_a_config_folder_from_outside_that_could_run_code_is_refused(tmp_path, c
                                                                       fragment, offline):
     d = config_dir(tmp_path, {k: v.replace("MARKER", str(marker)) for k, v in files.items()})
     out = tmp_path / "out"
-    for flags in (["--config-dir", str(d)], [f"--config-dir={d}"]):
+    for flags in (["--config-dir", str(d)], [f"--config-dir={d}"], [f"hydra.searchpath=[file://{d}]"]):
         assert run_main(["predict", *flags, select, f"input={ONE_DOC}", f"output={out}", *NO_EMBED]) == 2
         err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
         assert len(err) == 1 and fragment in err[0], err

@@ -16,8 +16,9 @@ fresh embedding cache for every configuration, each through the real console scr
 
 Reported per launcher: wall time of the sweep, of the merge, their sum, the speed-up of one process
 over the sum (one / (sweep + merge)), and whether the merged predictions.jsonl and matrix.csv are
-byte-identical to the one process's. `--threads-per-shard` sets the encoder's threads in each shard
-(default: the encoder's own choice, one per core in every process, so 2 shards on 2 cores contend).
+byte-identical to the one process's. `--threads-per-shard` sets the threads of the bundled encoder
+(`+embedder.fallback.num_threads`: the default config falls back to it offline) in each shard (default:
+the encoder's own choice, one per core in every process, so 2 shards on 2 cores contend).
 The machine may be shared: the load average before and after each timing is recorded. The last line
 printed is a JSON summary (also written to --json).
 """
@@ -102,7 +103,7 @@ def main(argv=None) -> int:
     results = {"one_process": {"wall_s": one_s, "sentences": one["sentences_processed"],
                                "documents": one["documents"], "encoder": one["encoder"]["name"],
                                "load_before": before, "load_after": load()}}
-    threads = [f"embedder.fallback.num_threads={args.threads_per_shard}"] if args.threads_per_shard else []
+    threads = [f"+embedder.fallback.num_threads={args.threads_per_shard}"] if args.threads_per_shard else []
     for launcher in args.launchers:
         sweep, merged = work / launcher, work / f"{launcher}-merged"
         cmd = [str(STANCE), "predict", "-m", *common, f"output={sweep}", *SHARDS, *threads, *LAUNCHER_ARGS[launcher]]

@@ -7,7 +7,9 @@ output folders and take their own arguments, as do `review`, `labels` and `agree
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -17,7 +19,10 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from .commands import agreement, compare, download, evaluate, labels, merge, predict, review, train
-from .core.provenance import PROJECT_ROOT
+from .core.configs import check_config_dir
+from .core.inputs import check_output
+from .core.parts import exclusive
+from .core.provenance import PROJECT_ROOT, write_hydra_record
 from .errors import UserError
 from .files import write_json
 
@@ -31,11 +36,12 @@ class Command:
     help: str
     run: Callable | None = None  # (cfg, out_dir) -> metrics or None: a Hydra pipeline command
     main: Callable | None = None  # (argv) -> exit code: a command with its own arguments
+    publishes: bool = False  # writes its .hydra/ record inside the outputs it publishes (core/outputs.publish)
 
 
 COMMANDS = {
     "predict": Command("classify the documents in input=<folder or file>; writes predictions.jsonl and matrix.csv",
-                       run=predict.run),
+                       run=predict.run, publishes=True),
     "evaluate": Command("score on the labelled corpus (a trainable classifier: leave-one-document-out "
                         "cross-validation)", run=evaluate.run),
     "train": Command("cross-validate and fit a trainable classifier on the labelled corpus; writes models/<name>/",
@@ -92,7 +98,10 @@ def _app(cfg: DictConfig) -> float | None:
     try:
         if command is None or command.run is None:
             raise UserError("command", f"unknown command '{cfg.command}'")
-        return _metric(command.run(cfg, out_dir), cfg)
+        with exclusive(out_dir):  # before anything is written: a refused run changes nothing of the running one
+            if not command.publishes:
+                write_hydra_record(out_dir, cfg)
+            return _metric(command.run(cfg, out_dir), cfg)
     except UserError as e:  # one line for the expected user-facing failures
         if _in_sweep():  # one failed job must not end the sweep: record it for `stance compare`
             log.error("job failed: %s", e)
@@ -128,6 +137,47 @@ def _split_flags(args: list[str]) -> tuple[list[str], list[str]]:
     return flags, overrides
 
 
+def check_flags(flags: list[str], overrides: list[str] = ()) -> None:
+    """Config folders given on the command line (`--config-dir`, `--config-path`, `file://` entries of
+    `hydra.searchpath`) come from outside the project: checked before Hydra reads them
+    (pipeline/core/configs.py). `--experimental-rerun` loads a pickle: refused."""
+    for o in overrides:
+        if o.lstrip("+").startswith("hydra.searchpath="):
+            for entry in o.split("=", 1)[1].strip("[]").split(","):
+                if entry.strip().startswith("file://"):
+                    check_config_dir(Path(entry.strip()[len("file://"):]).expanduser())
+    for i, flag in enumerate(flags):
+        name, _, value = flag.partition("=")
+        if name == "--experimental-rerun":
+            raise UserError(name, "loads a pickled config, which can run code: refused (rerun with the overrides "
+                                  "in .hydra/overrides.yaml)")
+        if name in ("--config-dir", "-cd", "--config-path", "-cp"):
+            value = value or (flags[i + 1] if i + 1 < len(flags) else "")
+            folder = Path(value).expanduser()
+            if not folder.is_absolute() and not folder.is_dir():
+                folder = Path(__file__).parent / value  # Hydra reads a relative --config-path from here
+            check_config_dir(folder)
+
+
+def check_output_folder(name: str, flags: list[str], overrides: list[str]) -> None:
+    """Before Hydra makes the run folder (and its log file) there: one line for an output folder that can't
+    be written or that is an input folder, instead of a traceback or a log file among the documents."""
+    if any(f.split("=")[0] in ("--cfg", "-c", "--help", "-h", "--hydra-help", "--info", "--shell-completion", "-sc")
+           for f in flags):
+        return
+    given = dict(o.split("=", 1) for o in overrides if "=" in o and not o.startswith(("+", "~")))
+    folder = Path(given.get("output") or "outputs").expanduser()
+    if name == "predict" and given.get("output") and given.get("input") and not {"-m", "--multirun"} & set(flags):
+        check_output([p for p in given["input"].strip("[]").split(",") if p], folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-probe-", suffix=".tmp")
+        os.close(fd)
+        Path(probe).unlink(missing_ok=True)  # a run publishing there may have cleaned it already
+    except OSError as e:
+        raise UserError(folder, f"cannot write the output folder ({type(e).__name__}: {e.strerror or e})") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -147,6 +197,12 @@ def main(argv: list[str] | None = None) -> int:
     rest = [f"~{a.split('=')[0]}" if a.split("=", 1)[0] in CONFIG_GROUPS and a.split("=", 1)[1] in ("null", "none") else a
             for a in rest]
     flags, overrides = _split_flags(rest)
+    try:
+        check_flags(flags, overrides)
+        check_output_folder(name, flags, overrides)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     sys.argv = [f"stance {name}", *flags, f"command={name}", *overrides]
     try:
         _app()

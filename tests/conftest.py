@@ -59,3 +59,19 @@ def offline(monkeypatch, cache_dir, hf_home):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("REMISS_CACHE", str(cache_dir))
     monkeypatch.setenv("HF_HOME", str(hf_home))
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, cache_dir, hf_home):
+    """A small artifact of this version: logreg without embeddings on the labelled corpus."""
+    models = tmp_path_factory.mktemp("models")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        mp.setenv("REMISS_CACHE", str(cache_dir))
+        mp.setenv("HF_HOME", str(hf_home))
+        from helpers import run_main
+
+        assert run_main(["train", "name=small", "classifier=logreg", "classifier.use_embeddings=false",
+                         "linker=lexical", "embedder=null", f"paths.models_dir={models}",
+                         f"output={tmp_path_factory.mktemp('train')}"]) == 0
+    return models / "small"

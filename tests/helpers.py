@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -216,3 +217,32 @@ Kommunen har tagit del av betänkandet och lämnar här sina synpunkter på det 
 Kommunen tillstyrker förslaget om tandvårdsbidrag, se {HOSTILE[2]} för mer om det.
 """
 HOSTILE_NAME = 'evil"><img src=x onerror=alert(2)>'
+
+
+OUTPUTS = ("predictions.jsonl", "matrix.csv", "errors.jsonl", "report.html")
+
+
+def outputs_of(out: Path) -> dict[str, bytes]:
+    files = {name: (out / name).read_bytes() for name in OUTPUTS}
+    files["xlsx"] = json.dumps(workbook_values(out / "remissammanstallning.xlsx")).encode()
+    return files
+
+
+def workbook_values(path: Path) -> dict:
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True)
+    return {ws.title: [list(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
+
+
+def manifest(out: Path) -> dict:
+    return json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+
+
+def copies(folder: Path, n: int) -> Path:
+    """n documents: the labelled ones under new names, cycling."""
+    folder.mkdir(parents=True)
+    sources = sorted(DOCS_DIR.glob("*.txt"))
+    for i in range(n):
+        shutil.copy(sources[i % len(sources)], folder / f"svar-{i:03d}.txt")
+    return folder

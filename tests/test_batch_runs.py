@@ -17,42 +17,16 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import DOCS_DIR, STANCE_SCRIPT, read_jsonl, run_main, text_pdf_bytes
+from helpers import (DOCS_DIR, STANCE_SCRIPT, copies, manifest, outputs_of, read_jsonl, run_main, text_pdf_bytes,
+                     workbook_values)
 
 from pipeline.core.inputs import assign_ids, shard_of
 
 # No embed stage: the lexical linker (the hybrid one reads embeddings and says so when it gets none).
 NO_EMBED = ("embedder=null", "linker=lexical")
 GOOD = sorted(p.stem for p in DOCS_DIR.glob("*.txt"))
-OUTPUTS = ("predictions.jsonl", "matrix.csv", "errors.jsonl", "report.html")
 SWEDISH = ("Kommunen har tagit del av betänkandet och lämnar följande synpunkter. Kommunen tillstyrker "
            "förslaget om en ny lag och ser positivt på att det blir tydligare för alla som arbetar i vården. ")
-
-
-def outputs_of(out: Path) -> dict[str, bytes]:
-    files = {name: (out / name).read_bytes() for name in OUTPUTS}
-    files["xlsx"] = json.dumps(workbook_values(out / "remissammanstallning.xlsx")).encode()
-    return files
-
-
-def workbook_values(path: Path) -> dict:
-    from openpyxl import load_workbook
-
-    wb = load_workbook(path, read_only=True)
-    return {ws.title: [list(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
-
-
-def manifest(out: Path) -> dict:
-    return json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-
-
-def copies(folder: Path, n: int) -> Path:
-    """n documents: the labelled ones under new names, cycling."""
-    folder.mkdir(parents=True)
-    sources = sorted(DOCS_DIR.glob("*.txt"))
-    for i in range(n):
-        shutil.copy(sources[i % len(sources)], folder / f"svar-{i:03d}.txt")
-    return folder
 
 
 # -- the bad-input corpus ----------------------------------------------------------------------------------
@@ -93,7 +67,7 @@ def build_bad_corpus(root: Path) -> dict[str, str]:
         "Response to the inquiry.\n\nThe municipality has read the report and supports the proposal on a new law. "
         "It welcomes clearer rules for everyone who works in health care, and it has no further comments.\n" * 3,
         encoding="utf-8")
-    expected["english.txt"] = "no Swedish text"
+    expected["english.txt"] = "reads as English, not Swedish"
     (root / "bilagor").mkdir()  # a folder with no supported files: its files are reported, not dropped
     (root / "bilagor" / "eksjo-kommun.odt").write_bytes(b"PK\x03\x04 odt")  # its stem is a good document's
     expected["eksjo-kommun.odt"] = "unsupported file type '.odt'"

@@ -348,7 +348,7 @@ def test_utf8_with_bom_has_no_warning(tmp_path):
     p = tmp_path / "bom.txt"
     p.write_bytes("\ufeffKommunen avstyrker förslaget.\n".encode("utf-8"))
     doc = read_document(p)
-    assert doc.text == "Kommunen avstyrker förslaget." and doc.warnings == [] and doc.encoding == "utf-8"
+    assert doc.text == "Kommunen avstyrker förslaget." and doc.warnings == [] and doc.encoding == "utf-8-sig"
 
 
 # -- PDFs built with fpdf2 ----------------------------------------------------------------------------

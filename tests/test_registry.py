@@ -121,18 +121,6 @@ def test_an_artifact_of_a_retired_component_fails_in_one_line_asking_for_a_retra
     assert len(err) == 1 and "unknown classifier" in err[0] and "retrain" in err[0]
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, cache_dir, hf_home):
-    """A small artifact of this version: logreg without embeddings on the labelled corpus."""
-    models = tmp_path_factory.mktemp("models")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HF_HUB_OFFLINE", "1")
-        mp.setenv("REMISS_CACHE", str(cache_dir))
-        mp.setenv("HF_HOME", str(hf_home))
-        assert run_main(["train", "name=small", "classifier=logreg", "classifier.use_embeddings=false", "linker=lexical",
-                         "embedder=null", f"paths.models_dir={models}",
-                         f"output={tmp_path_factory.mktemp('train')}"]) == 0
-    return models / "small"
 
 
 def _copy(src, tmp_path) -> Path:

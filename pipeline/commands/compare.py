@@ -9,8 +9,6 @@ the paired test.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import math
 import sys
 from dataclasses import dataclass
@@ -22,7 +20,7 @@ from ..core.runs import Run, config_value, differing_keys, find_runs, load_run
 from ..errors import UserError
 from ..evaluation.bootstrap import (ALPHA, METRICS, N_BOOT, SEED, bootstrap_ci, mcnemar, paired_bootstrap,
                                     shared_cells)
-from ..files import atomic_write, write_json
+from ..files import atomic_write, csv_text, write_json
 
 DEFAULT_METRIC = "macro_f1"
 FEW_DOCUMENTS = 30  # below this, the plain-language line warns that the test has little power
@@ -158,14 +156,10 @@ def markdown_table(rows: list[dict], metric: str, keys: list[str]) -> str:
     return "\n".join(lines)
 
 
-def csv_text(rows: list[dict]) -> str:
-    buf = io.StringIO()
+def comparison_csv(rows: list[dict]) -> str:
+    """compare.csv: one row per run, spreadsheet-safe (a run label like `-m x=1` is not a formula)."""
     fields = list(dict.fromkeys(k for r in rows for k in r))
-    w = csv.DictWriter(buf, fieldnames=fields, restval="")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: ("" if v is None else v) for k, v in r.items()})
-    return buf.getvalue()
+    return csv_text([fields] + [[r.get(k) for k in fields] for r in rows])
 
 
 def plot(runs: list[Run], metric: str, path: Path) -> None:
@@ -303,7 +297,7 @@ def write_outputs(comparison: Comparison, out_dir) -> dict[str, Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / name for name in ("compare.csv", "compare.md", "compare.png", "paired_test.json")}
-    atomic_write(paths["compare.csv"], csv_text(comparison.rows))
+    atomic_write(paths["compare.csv"], comparison_csv(comparison.rows))
     atomic_write(paths["compare.md"], comparison.markdown())
     plot(comparison.runs, comparison.metric, paths["compare.png"])
     write_json(_json_safe(comparison.paired), paths["paired_test.json"])

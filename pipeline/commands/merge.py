@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 def merge(dirs: list[Path], out_dir: Path) -> dict:
     """Join the output folders of `run.shard` runs into one, as if one run had read every file."""
     runs = find_runs(dirs)
-    mans = [json.loads((d / "manifest.json").read_text(encoding="utf-8")) for d in runs]
+    units = {d: outputs.current_run(d) or d for d in runs}  # each shard's published outputs, read from one unit
+    mans = [json.loads((units[d] / "manifest.json").read_text(encoding="utf-8")) for d in runs]
     keys = {m.get("run_key") for m in mans}
     if len(keys) != 1:
         raise InputError(runs[0], "these runs used different configs, encoders or models (run_key differs): "
@@ -37,8 +38,8 @@ def merge(dirs: list[Path], out_dir: Path) -> dict:
     with exclusive(out_dir):
         for d in runs:
             src = Parts(d)
-            errors += outputs.read_errors(d / "errors.jsonl")
-            for row in outputs.read_predictions(d / "predictions.jsonl"):
+            errors += outputs.read_errors(units[d] / "errors.jsonl")
+            for row in outputs.read_predictions(units[d] / "predictions.jsonl"):
                 doc_id = row.doc_id
                 if doc_ids and doc_id == doc_ids[-1]:  # the document's next proposal
                     continue
@@ -54,13 +55,17 @@ def merge(dirs: list[Path], out_dir: Path) -> dict:
         errors = list({json.dumps(e, sort_keys=True): e for e in errors}.values())  # run-level rows repeat per shard
         low = (cfg.get("report") or {}).get("low_confidence", 0.5)
         info = report_info(catalog, mans[0].get("encoder"), cfg.get("classifier"), mans[0].get("model"), mans[0]["run_key"])
-        done = assemble(out_dir, doc_ids, out_parts, errors, catalog, info, low)
-        man = {"command": "merge", "shards": [str(d) for d in runs], "run_key": keys.pop(), "documents": done,
+        man = {"command": "merge", "shards": [str(d) for d in runs], "run_key": keys.pop(), "documents": 0,
                "errors": len(errors), "config": cfg, "encoder": mans[0].get("encoder"),
                "shard_manifests": [{k: m.get(k) for k in ("git", "wall_time_s", "documents", "errors", "shard")}
                                    for m in mans]}
-        write_json(man, out_dir / "manifest.json")
-    log.info("merge: %d shard folders, %d documents, %d errors -> %s", len(runs), done, len(errors), out_dir)
+
+        def write(folder: Path) -> None:  # outputs and manifest published as one unit
+            man["documents"] = assemble(folder, doc_ids, out_parts, errors, catalog, info, low)
+            write_json(man, folder / "manifest.json")
+
+        outputs.publish(out_dir, write)
+    log.info("merge: %d shard folders, %d documents, %d errors -> %s", len(runs), man["documents"], len(errors), out_dir)
     return man
 
 

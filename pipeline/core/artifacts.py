@@ -8,7 +8,11 @@
     metrics.json, cv_predictions.jsonl, MODEL_CARD.md
 
 Nothing is pickled and every component is resolved through the registry: loading an artifact runs
-no code from it. Format v1 (module paths instead of names) loads through the registry's aliases.
+no code from it. An artifact may come from elsewhere, so loading also refuses, in one line and before
+anything is built: a symlink or a non-regular file anywhere in the folder, a listed weight file
+outside it, a component that is not registered, an interpolation (`${…}`) in its config, YAML or
+JSON past the size and alias limits (pipeline/files.py), and hyperparameters its class does not take.
+Format v1 (module paths instead of names) loads through the registry's aliases.
 """
 from __future__ import annotations
 
@@ -25,7 +29,8 @@ import yaml
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .. import registry
-from ..errors import InputError
+from ..errors import InputError, UserError
+from ..files import load_yaml, loads_json, read_text
 from ..records import STANCES
 from .components import build
 from .provenance import encoder_line
@@ -36,6 +41,8 @@ FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 ARTIFACT_GROUPS = ("segmenter", "linker", "classifier", "embedder")
 ENCODER_KEYS = ("backend", "fingerprint", "revision", "pooling", "normalize", "max_length", "quantize", "dim")
+MAX_FILES = 1000  # a logreg artifact has 7 files, a finetune one about 15
+MAX_META_BYTES = 10_000_000
 
 
 @dataclass
@@ -57,7 +64,9 @@ class Artifact:
             if getattr(linker, "trainable", False) and (self.path / "linker.json").is_file():
                 clf.linker_ = linker.load_weights(self.path)  # bind() keeps a linker that learned
             return clf
-        except (OSError, KeyError, TypeError, ValueError) as e:
+        except UserError:
+            raise
+        except Exception as e:  # noqa: BLE001 - foreign files fail in many ways (safetensors, JSON, shapes)
             raise InputError(self.path, f"unreadable weights ({type(e).__name__}: {' '.join(str(e).split())[:160]}): "
                                         f"retrain with `stance train`") from None
 
@@ -84,11 +93,12 @@ def load_artifact(path) -> Artifact:
     """Read a `stance train` artifact; a missing, foreign or incompatible one is a one-line InputError."""
     path = Path(path)
     meta_file = path / "model.json"
-    if not meta_file.is_file():
+    if not path.is_dir() or not (meta_file.is_file() or meta_file.is_symlink()):
         raise InputError(path, "not a model artifact (no model.json): make one with `stance train name=<name>`")
+    check_files(path)
     try:
-        meta = json.loads(meta_file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        meta = loads_json(read_text(meta_file, MAX_META_BYTES))
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
         raise InputError(meta_file, f"unreadable model.json ({type(e).__name__})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("format_version") not in READABLE_VERSIONS:
         got = meta.get("format") if isinstance(meta, dict) else None
@@ -103,13 +113,15 @@ def load_artifact(path) -> Artifact:
     except InputError as e:
         raise InputError(e.where, f"{e.problem}: made by another version of remiss stance, retrain it with "
                                   f"`stance train`") from None
+    check_listed(path, meta.get("weights"))
     try:
-        config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8"))
+        config = load_yaml(path / "config.yaml")
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
         raise InputError(path / "config.yaml", f"unreadable ({type(e).__name__})") from None
     if not isinstance(config, dict):
         raise InputError(path / "config.yaml", "expected a mapping")
     config = {g: config.get(g) for g in ARTIFACT_GROUPS}
+    check_no_interpolation(config, path / "config.yaml")
     if meta["format_version"] == 1:
         config["embedder"] = _upgrade_embedder_v1(config["embedder"])
         meta = {**meta, "classifier": registry.name_of("classifier", meta["classifier"])}
@@ -124,6 +136,49 @@ def load_artifact(path) -> Artifact:
             raise InputError(e.where, f"{e.problem}: retrain with `stance train`") from None
         node["_target_"] = registry.name_of(group, target)
     return Artifact(path, meta, OmegaConf.create(config))
+
+
+def check_files(path: Path) -> None:
+    """Every entry of the artifact folder is a plain file or folder inside it: a symlink could point
+    anywhere (a weight file at /dev/zero, a config elsewhere), a FIFO would hang the reader."""
+    n = 0
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            entry = Path(root) / name
+            n += 1
+            if n > MAX_FILES:
+                raise InputError(path, f"more than {MAX_FILES} files: not a model artifact")
+            if entry.is_symlink():
+                raise InputError(entry, "a symlink inside a model artifact: refused (copy the file in instead)")
+            if not (entry.is_file() or entry.is_dir()):
+                raise InputError(entry, "not a regular file inside a model artifact: refused")
+
+
+def check_listed(path: Path, listed) -> None:
+    """The weight files model.json lists are plain names inside the artifact (no `../`, no absolute path)."""
+    if listed is None:
+        return
+    if not isinstance(listed, list) or not all(isinstance(w, str) and w for w in listed):
+        raise InputError(path / "model.json", "'weights' must be a list of file names")
+    for w in listed:
+        p = Path(w)
+        if p.is_absolute() or ".." in p.parts or not (path / p).exists():
+            raise InputError(path / "model.json", f"weight file '{w}' is not a file inside the artifact: refused")
+
+
+def check_no_interpolation(node, where: Path, key: str = "") -> None:
+    """An artifact's config was resolved when it was written: a `${…}` in it (which could read the
+    environment, oc.env) is refused."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            check_no_interpolation(k, where, key)
+            check_no_interpolation(v, where, f"{key}.{k}" if key else str(k))
+    elif isinstance(node, list):
+        for v in node:
+            check_no_interpolation(v, where, key)
+    elif isinstance(node, str) and "${" in node:
+        raise InputError(where, f"interpolation in {key or 'a key'} ({node[:60]!r}): an artifact's config holds "
+                                f"resolved values only")
 
 
 def encoder_key(info: dict | None) -> dict | None:

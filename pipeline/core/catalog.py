@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import InputError
+from ..files import MAX_JSON_BYTES, load_yaml, loads_json, read_text
 from ..records import BASES, STANCES, Catalog, Label, Proposal
 
 REQUIRED_PROPOSAL_FIELDS = ("id", "title", "summary")
@@ -16,11 +17,13 @@ def load_catalog(path) -> Catalog:
     """Read a `proposals.yaml`; any schema problem is an InputError naming the file."""
     path = Path(path)
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = load_yaml(path)
     except FileNotFoundError:
         raise InputError(path, "catalog file not found") from None
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise InputError(path, f"not valid YAML ({type(e).__name__})") from None
+    except OSError as e:
+        raise InputError(path, f"cannot read ({type(e).__name__})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("proposals"), list) or not doc["proposals"]:
         raise InputError(path, "catalog needs a non-empty 'proposals' list")
     proposals, seen = [], set()
@@ -60,11 +63,13 @@ def load_labels(path, catalog: Catalog | None, doc_ids=None) -> list[Label]:
     """
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = read_text(path, MAX_JSON_BYTES).splitlines()
     except FileNotFoundError:
         raise InputError(path, "labels file not found") from None
     except UnicodeDecodeError:
         raise InputError(path, "labels file is not UTF-8") from None
+    except OSError as e:
+        raise InputError(path, f"cannot read ({type(e).__name__})") from None
     known = set(catalog.ids) if catalog is not None else None
     docs = set(doc_ids) if doc_ids is not None else None
     labels, seen = [], set()
@@ -73,7 +78,7 @@ def load_labels(path, catalog: Catalog | None, doc_ids=None) -> list[Label]:
             continue
         where = f"line {n}"
         try:
-            row = json.loads(line)
+            row = loads_json(line)
         except json.JSONDecodeError as e:
             raise InputError(path, f"{where}: not valid JSON ({e.msg})") from None
         if not isinstance(row, dict):

@@ -44,7 +44,7 @@ class Loaded:
 def read_all(cfg: DictConfig, input_paths, timer: Timer) -> tuple[list, dict[str, list[Sentence]], list[dict]]:
     """Read and segment every file in this process (a labelled corpus: a handful of files); a bad file
     becomes an error row and the rest go on. Returns the input files, sentences by doc_id, error rows."""
-    files, errors = list_inputs(input_paths)
+    files, errors = list_inputs(input_paths, follow_symlinks=build_reader(cfg).follow_symlinks)
     return files, *read_files(cfg, files, errors, timer)
 
 
@@ -132,7 +132,7 @@ def load_extra(cfg: DictConfig, spec, catalog: Catalog, known: set[str], timer: 
     for k, extra in enumerate(spec.get("extra") or []):
         if not isinstance(extra, Mapping) or not extra.get("docs") or not extra.get("labels"):
             raise InputError(f"data.extra[{k}]", "expected {docs: <folder or files>, labels: <labels.jsonl>}")
-        files, errs = list_inputs(extra["docs"])
+        files, errs = list_inputs(extra["docs"], follow_symlinks=build_reader(cfg).follow_symlinks)
         found = load_labels(extra["labels"], catalog, doc_ids=[f.doc_id for f in files])
         wanted = {lab.doc_id for lab in found}
         clash = sorted(wanted & (known | set(sentences)))

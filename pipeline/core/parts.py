@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,12 +34,17 @@ class Parts:
                 p.unlink(missing_ok=True)
 
     def load(self, doc_id: str) -> dict | None:
+        """The part of `doc_id`, or None when there is none or it is not a whole, readable part (it is
+        then recomputed): a part that is JSON of the right format but lacks a field is no part."""
         p = self.path(doc_id)
         try:
             part = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            if not isinstance(part, dict) or part.get("format") != PART_FORMAT or part.get("doc_id") != doc_id:
+                return None
+            DocResult.from_json(part)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             return None
-        return part if part.get("format") == PART_FORMAT and part.get("doc_id") == doc_id else None
+        return part
 
     def is_done(self, doc_id: str, sha: str, key: str) -> bool:
         part = self.load(doc_id)
@@ -52,18 +58,33 @@ class Parts:
         return None if part is None else DocResult.from_json(part)
 
 
+_HELD: set[Path] = set()  # folders this process holds the lock of (the CLI takes it, a command re-enters)
+
+
 @contextmanager
 def exclusive(out_dir: Path):
-    """One run at a time per output folder: two would interleave their parts and outputs."""
+    """One run at a time per output folder: two would interleave their parts and outputs. The lock is
+    taken before anything is written there (the CLI takes it before it records the run's config)."""
     import fcntl
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / ".lock", "a+") as f:
+    out_dir = Path(out_dir)
+    key = Path(os.path.realpath(out_dir))
+    if key in _HELD:
+        yield
+        return
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        f = open(out_dir / ".lock", "a+")
+    except OSError as e:
+        raise InputError(out_dir, f"cannot write to this output folder ({type(e).__name__}: {e.strerror})") from None
+    with f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise InputError(out_dir, "another run is writing to this output folder") from None
+        _HELD.add(key)
         try:
             yield
         finally:
+            _HELD.discard(key)
             fcntl.flock(f, fcntl.LOCK_UN)

@@ -128,3 +128,27 @@ def embed_stats(encoder, sentences: int) -> dict | None:
     return {"encoder": encoder.info.to_dict(), "cache_hits": getattr(encoder, "hits", None),
             "cache_misses": getattr(encoder, "misses", None), "windowed": getattr(encoder, "windowed", None),
             "sentences": sentences}
+
+
+def write_hydra_record(folder: Path, cfg: DictConfig) -> None:
+    """`.hydra/{config,hydra,overrides}.yaml` of the running Hydra job (`cfg`: its task config, as the
+    command received it), as Hydra itself would write them.
+
+    Hydra's own copy is turned off (`hydra.output_subdir: null`): it is written before any command
+    runs, so a run refused because another one holds the folder would overwrite the running one's.
+    Commands write it under the folder's lock instead, and predict inside its published unit. Does
+    nothing outside a Hydra job.
+    """
+    from hydra.core.hydra_config import HydraConfig
+
+    from ..files import atomic_write
+
+    if not HydraConfig.initialized():
+        return
+    hydra_cfg = HydraConfig.get()
+    record = Path(folder) / ".hydra"
+    if record.is_symlink():  # a predict folder's link into its published unit: not ours to write through
+        record.unlink()
+    atomic_write(record / "config.yaml", OmegaConf.to_yaml(cfg))
+    atomic_write(record / "hydra.yaml", OmegaConf.to_yaml(OmegaConf.create({"hydra": hydra_cfg})))
+    atomic_write(record / "overrides.yaml", OmegaConf.to_yaml(OmegaConf.create(list(hydra_cfg.overrides.task))))

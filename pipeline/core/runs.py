@@ -13,6 +13,7 @@ import yaml
 from ..errors import InputError
 from ..evaluation import Scorer
 from ..evaluation.bootstrap import METRICS, Cells, score_cells
+from ..files import MAX_JSON_BYTES, load_yaml, loads_json, read_text
 from .catalog import load_catalog, load_labels
 from .outputs import read_predictions
 from .provenance import HASH_EXCLUDES
@@ -78,7 +79,7 @@ def find_runs(paths) -> tuple[list[Path], list[Path]]:
 
 def _read_json(path: Path) -> dict:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = loads_json(read_text(path, MAX_JSON_BYTES))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise InputError(path, f"cannot read ({type(e).__name__})") from None
     if not isinstance(data, dict):
@@ -88,7 +89,7 @@ def _read_json(path: Path) -> dict:
 
 def _read_yaml(path: Path):
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return load_yaml(path)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
 

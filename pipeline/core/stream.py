@@ -145,7 +145,13 @@ def stream(cfg: DictConfig, catalog: Catalog, todo, classifier, encoder, parts: 
             with timer("classify"):
                 doc_vectors = vectors[i : i + len(r.sentences)] if vectors is not None else None
                 i += len(r.sentences)
-                r.predictions = classifier.predict(Doc(r.doc_id, r.sentences, doc_vectors))
+                try:
+                    r.predictions = classifier.predict(Doc(r.doc_id, r.sentences, doc_vectors))
+                except Exception as e:  # noqa: BLE001 - a bug met by one document must not end the batch
+                    log.exception("%s: classifying failed", r.path)
+                    errors.append({"path": r.path, "doc_id": r.doc_id, "error": f"could not be classified "
+                                   f"({type(e).__name__}: {' '.join(str(e).split())[:100]}): a bug, please report it"})
+                    continue
             parts.save(r, key)
             stats.documents += 1
             stats.sentences += len(r.sentences)

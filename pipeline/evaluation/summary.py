@@ -1,10 +1,9 @@
 """What an evaluation writes and prints: metrics.json, confusion.csv/png, per_document.csv, a text summary."""
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-from ..files import write_json
+from ..files import atomic_write, csv_text, write_json
 
 
 def write_metrics(metrics: dict, out_dir, extra: dict | None = None, confusion_png: bool = True) -> None:
@@ -28,11 +27,9 @@ def _merge_extra(metrics: dict, extra: dict | None) -> dict:
 
 
 def _write_confusion_csv(confusion: dict, path: Path) -> None:
-    with path.open("w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["gold\\predicted", *confusion["labels"]])
-        for lab, row in zip(confusion["labels"], confusion["matrix"]):
-            w.writerow([lab, *row])
+    rows = [["gold\\predicted", *confusion["labels"]]]
+    rows += [[lab, *row] for lab, row in zip(confusion["labels"], confusion["matrix"])]
+    atomic_write(path, csv_text(rows))
 
 
 def _fmt(x, digits: int = 3) -> str:
@@ -40,18 +37,10 @@ def _fmt(x, digits: int = 3) -> str:
 
 
 def _write_per_document_csv(per_document: dict, path: Path) -> None:
-    with path.open("w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["doc_id", "n_cells", "cell_accuracy", "macro_f1", "addressed_f1", "n_errors"])
-        for doc_id, d in per_document.items():
-            w.writerow([
-                doc_id,
-                d["n_cells"],
-                _fmt(d["cell_accuracy"], 4),
-                _fmt(d["macro_f1"], 4),
-                _fmt(d["addressed_f1"], 4),
-                len(d["errors"]),
-            ])
+    rows = [["doc_id", "n_cells", "cell_accuracy", "macro_f1", "addressed_f1", "n_errors"]]
+    rows += [[doc_id, d["n_cells"], _fmt(d["cell_accuracy"], 4), _fmt(d["macro_f1"], 4), _fmt(d["addressed_f1"], 4),
+              len(d["errors"])] for doc_id, d in per_document.items()]
+    atomic_write(path, csv_text(rows))
 
 
 def _plot_confusion(confusion: dict, accuracy, path: Path) -> None:

@@ -4,11 +4,21 @@ Real input is text extracted from PDFs: lines broken mid-sentence, words hyphena
 ends, page furniture (page numbers, running headers, protocol boilerplate) and double line
 spacing. Ingest removes what is not content and undoes line-end hyphenation; it keeps one
 output line per surviving input line, because line structure is what the segmenter reads
-headings from. `Document.offsets` maps every character of the normalised text to the
-original file text.
+headings from. `Document.offsets` maps every character of the normalised text to `Document.raw`,
+the file's text exactly as decoded (the output contract's `raw`):
+
+- .txt: the bytes decoded by `Document.encoding` with line ends kept as they are (CRLF, CR, LF).
+  `utf-8`, `cp1252`, `latin-1`: Python's codec of that name; `utf-8-sig`, `utf-16`, `utf-32`: the
+  file starts with that byte-order mark, which the codec removes (raw starts after it). A file
+  that is not UTF-8 throughout is decoded line by line, each line as UTF-8, else cp1252, else
+  latin-1 (`utf-8+cp1252`), with a warning saying how many lines were not UTF-8.
+- .pdf: the text layer as pypdf extracts it, pages joined by "\n".
+- .docx: the paragraphs and table cells in document order, one per line ("\n"), a tab as "\t"
+  and a line break within a paragraph as "\n".
 """
 from __future__ import annotations
 
+import codecs
 import logging
 import re
 from pathlib import Path
@@ -16,7 +26,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..records import Document
 from ..registry import register
-from .lexicon_sv import LANGUAGE_MARKERS
+from .language import not_swedish
 
 log = logging.getLogger(__name__)
 
@@ -45,21 +55,23 @@ class Reader:
     """The ingest stage as a configured component: read a file, refuse what would give nonsense.
 
     `max_chars` bounds the text of one file (a runaway extraction or a concatenated dump would
-    otherwise dominate a batch); `min_swedish` is the least share of Swedish function words among
-    the words: below it the file is not Swedish prose (another language, a table dump, OCR garbage)
-    and would only yield confident-looking noise.
+    otherwise dominate a batch); `min_swedish` is the least share of Swedish-only function words
+    among the words (pipeline/stages/language.py): below it, or where Norwegian, Danish or English
+    words outnumber them, the file is not Swedish prose and would only yield confident-looking
+    noise. `follow_symlinks`: whether a batch reads a symlink that leads out of its input folder
+    (pipeline/core/inputs.py).
     """
 
-    def __init__(self, max_chars: int | None = 2_000_000, min_swedish: float = 0.1):
+    def __init__(self, max_chars: int | None = 2_000_000, min_swedish: float = 0.05, follow_symlinks: bool = False):
         self.max_chars = max_chars
         self.min_swedish = min_swedish
+        self.follow_symlinks = follow_symlinks
 
     def read(self, path, doc_id: str | None = None) -> Document:
         doc = read_document(path, max_chars=self.max_chars)
-        share, words = swedish_share(doc.text)
-        if self.min_swedish and words >= 20 and share < self.min_swedish:
-            raise InputError(path, f"no Swedish text found ({share:.0%} Swedish function words in {words} words, "
-                                   f"needs {self.min_swedish:.0%}: ingest.min_swedish)")
+        problem = not_swedish(doc.text, self.min_swedish)
+        if problem:
+            raise InputError(path, problem)
         if doc_id is not None:
             doc.doc_id = doc_id
         return doc
@@ -83,6 +95,8 @@ def read_document(path, max_chars: int | None = None) -> Document:
         raw, encoding = read_docx_text(path, data), "docx"
     else:
         raw, encoding = decode_text(path, data, warnings)
+        if not raw.strip():
+            raise InputError(path, "empty file")
     if max_chars and len(raw) > max_chars:
         raise InputError(path, f"too large: {len(raw):,} characters of text, the limit is {max_chars:,} "
                                f"(ingest.max_chars)")
@@ -90,17 +104,6 @@ def read_document(path, max_chars: int | None = None) -> Document:
     if not text.strip():
         raise InputError(path, "no text left after removing page furniture")
     return Document(doc_id=path.stem, path=str(path), raw=raw, text=text, offsets=offsets, encoding=encoding, warnings=warnings)
-
-
-def swedish_share(text: str) -> tuple[float, int]:
-    """(share of words that are Swedish function words, number of words)."""
-    words = _WORD.findall(text.lower())
-    if not words:
-        return 0.0, 0
-    return sum(w in LANGUAGE_MARKERS for w in words) / len(words), len(words)
-
-
-_WORD = re.compile(r"[a-zåäöéü]+")
 
 
 def read_docx_text(path: Path, data: bytes) -> str:
@@ -118,40 +121,79 @@ def read_docx_text(path: Path, data: bytes) -> str:
         document = docx.Document(io.BytesIO(data))
     except Exception as e:  # noqa: BLE001 - zipfile, KeyError, python-docx's PackageNotFoundError, lxml errors
         raise InputError(path, f"unreadable .docx ({type(e).__name__}: {str(e)[:80]})") from None
+    pieces = {qn("w:t"): None, qn("w:tab"): "\t", qn("w:br"): "\n", qn("w:cr"): "\n"}
+
+    def para_text(para) -> str:
+        return "".join(e.text or "" if pieces[e.tag] is None else pieces[e.tag] for e in para.iter(*pieces))
+
     lines: list[str] = []
     for block in document.element.body.iterchildren():
         if block.tag == qn("w:p"):
-            lines.append("".join(t.text or "" for t in block.iter(qn("w:t"))))
+            lines.append(para_text(block))
         elif block.tag == qn("w:tbl"):
             for cell in block.iter(qn("w:tc")):
                 for para in cell.iter(qn("w:p")):
-                    lines.append("".join(t.text or "" for t in para.iter(qn("w:t"))))
+                    lines.append(para_text(para))
     text = "\n".join(lines)
     if not text.strip():
         raise InputError(path, "no text in this Word file")
     return text
 
 
+# Byte-order marks, longest first (the UTF-32 LE mark begins with the UTF-16 LE one).
+BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+FALLBACKS = ("cp1252", "latin-1")
+
+
 def decode_text(path: Path, data: bytes, warnings: list[str]) -> tuple[str, str]:
-    """UTF-8 first; cp1252 then latin-1 with a warning. Binary content is refused."""
+    """(the file's text as decoded, the encoding's name); line ends are kept as they are.
+
+    A byte-order mark decides (UTF-8, UTF-16, UTF-32; the codec removes the mark); else UTF-8; else
+    line by line, each line as UTF-8, else cp1252, else latin-1, with a warning. Binary is refused.
+    """
+    for bom, encoding in BOMS:
+        if data.startswith(bom):
+            try:
+                raw = data.decode(encoding)
+            except UnicodeDecodeError as e:
+                raise InputError(path, f"starts with a {encoding} byte-order mark but is not {encoding} "
+                                       f"(byte {e.start})") from None
+            if _control_ratio(raw[:8192]) > 0.1 or "\x00" in raw[:8192]:
+                raise InputError(path, "binary file, not text")
+            return raw, encoding
     if b"\x00" in data[:8192] or _control_ratio(data[:8192]) > 0.1:
-        raise InputError(path, "binary file, not text")
-    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
-        try:
-            raw = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if encoding != "utf-8-sig":
-            warnings.append(f"{path}: not UTF-8, decoded as {encoding}")  # the caller logs it
-        return raw.replace("\r\n", "\n").replace("\r", "\n"), encoding.replace("-sig", "")
-    raise InputError(path, "undecodable text")  # latin-1 decodes anything; kept for clarity
+        raise InputError(path, "binary file, not text (UTF-16 or UTF-32 text needs a byte-order mark)")
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    lines, used = [], {}
+    for line in data.splitlines(keepends=True):
+        for encoding in ("utf-8", *FALLBACKS):
+            try:
+                lines.append(line.decode(encoding))
+            except UnicodeDecodeError:
+                continue
+            if encoding != "utf-8" or not line.isascii():
+                used[encoding] = used.get(encoding, 0) + 1
+            break
+    names = [e for e in ("utf-8", *FALLBACKS) if e in used]
+    if "utf-8" in used:
+        other = sum(n for e, n in used.items() if e != "utf-8")
+        warnings.append(f"{path}: not UTF-8 throughout: {other} of {len(lines)} lines decoded as "
+                        f"{' or '.join(names[1:])}, the rest as UTF-8")  # the caller logs it
+    else:
+        warnings.append(f"{path}: not UTF-8, decoded as {' and '.join(names)}")
+    return "".join(lines), "+".join(names)
 
 
-def _control_ratio(data: bytes) -> float:
+def _control_ratio(data) -> float:
+    """Share of control characters (bytes or str) other than tab, line feed, form feed, carriage return."""
     if not data:
         return 0.0
-    bad = sum(1 for b in data if b < 32 and b not in (9, 10, 12, 13))
-    return bad / len(data)
+    codes = data if isinstance(data, bytes) else map(ord, data)
+    return sum(1 for b in codes if b < 32 and b not in (9, 10, 12, 13)) / len(data)
 
 
 def read_pdf_text(path: Path, data: bytes) -> str:
@@ -184,12 +226,16 @@ def read_pdf_text(path: Path, data: bytes) -> str:
     return text
 
 
+_EOL = re.compile(r"\r\n|\r|\n")
+
+
 def _lines(raw: str):
-    """(start offset, line) for each line of raw, without its newline."""
+    """(start offset, line) for each line of raw, without its line end (CRLF, CR or LF)."""
     pos = 0
-    for line in raw.split("\n"):
-        yield pos, line
-        pos += len(line) + 1
+    for m in _EOL.finditer(raw):
+        yield pos, raw[pos : m.start()]
+        pos = m.end()
+    yield pos, raw[pos:]
 
 
 def _collapse(line: str, start: int) -> tuple[str, list[int]]:

@@ -144,13 +144,13 @@ NEGATED_TARGET = re.compile(
 # A sentence about the proposal itself, not about the action it concerns.
 PROPOSAL_REFERENCE = re.compile(r"\b(?:förslag\w*|bedömning\w*|utredningens|ställningstagande\w*)\b", re.I)
 
-# The commonest Swedish function words: their share of a text's words tells Swedish prose (about a
-# third) from other languages and from non-prose (a few percent at most). Chosen to be rare as words
-# of English, German or the Nordic neighbours' most frequent forms.
+# Common Swedish function words that are not words of Norwegian, Danish or English (det, som, på,
+# med, har, en, den, kan, vi, men, om are Norwegian and Danish too): their share of a text's words
+# tells Swedish prose (pipeline/stages/language.py).
 LANGUAGE_MARKERS = frozenset("""
-och att det som är för på med av till inte har de den ett en om vi kan ska eller från sig
-vara detta också även som dessa när där så men bör skulle kommer finns vid inom samt mot utan
-deras vår våra vårt hur vilket vilka här efter under mellan genom andra än mycket redan
+och att är för till inte ett ska från vara detta också även dessa när där bör finns vid inom deras
+våra hur vilket vilka vilken här mellan genom andra än mycket redan utan något några någon eftersom
+måste därför dock kunna
 """.split())
 
 # Words of the remiss genre and of any inquiry's proposals that say nothing about *which* proposal a

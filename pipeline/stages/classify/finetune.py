@@ -2,7 +2,6 @@
 `transformers.Trainer` on the same sentence-level pairs as logreg."""
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -177,8 +176,8 @@ class FinetuneClassifier(TrainableClassifier):
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         directory = Path(directory)
-        spec = json.loads((directory / "finetune.json").read_text(encoding="utf-8"))
-        clf = cls(linker=linker, **{**spec["hyperparameters"], **overrides})
+        spec, hyper = cls.read_spec(directory / "finetune.json")
+        clf = cls(linker=linker, **{**hyper, **overrides})
         clf.classes_ = np.asarray(spec["classes"])
         kw = dict(trust_remote_code=False, local_files_only=True, use_safetensors=True)
         with quiet_hub():

@@ -5,7 +5,6 @@ lexicon is the cheap explanation and the model learns corrections on top of it.
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -103,8 +102,8 @@ class LogRegClassifier(TrainableClassifier):
         from safetensors.numpy import load_file
 
         directory = Path(directory)
-        spec = json.loads((directory / "features.json").read_text(encoding="utf-8"))
-        clf = cls(linker=linker, **{**spec["hyperparameters"], **overrides})
+        spec, hyper = cls.read_spec(directory / "features.json")
+        clf = cls(linker=linker, **{**hyper, **overrides})
         tensors = load_file(str(directory / "weights.safetensors"))
         clf.coef_, clf.intercept_ = tensors["coef"], tensors["intercept"]
         clf.classes_ = np.asarray(spec["classes"])

@@ -16,8 +16,8 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from .commands import compare, download, evaluate, merge, predict, train
-from .core.provenance import PROJECT_ROOT
+from .commands import compare, download, encoder, evaluate, merge, predict, train
+from .core.provenance import PROJECT_ROOT, register_resolvers
 from .errors import UserError
 from .files import write_json
 
@@ -44,13 +44,13 @@ COMMANDS = {
                      "output=<dir>", main=merge.main),
     "compare": Command("compare evaluate runs: stance compare <run or multirun folders…> [--metric macro_f1] "
                        "[--output DIR]", main=compare.main),
+    "encoder": Command("the bundled multilingual-e5-small as a transformers folder: stance encoder build-e5 "
+                       "[--output DIR] | check-e5 [--data DIR…] [--sample N]", main=encoder.main),
     "download-models": Command("pre-fetch the hub encoders (kb-sbert, kb-bert) into HF_HOME for offline use",
                                run=download.run),
 }
 
-OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
-OmegaConf.register_new_resolver("out_dir", lambda given, default: given if given not in (None, "", "None") else default,
-                                replace=True)
+register_resolvers()
 
 
 def usage() -> str:

@@ -235,7 +235,7 @@ class CrossEncoderClassifier(FinetuneClassifier):
     """
 
     def __init__(self, linker=None, model: str = "e5-hf", revision: str | None = None, epochs: float = 6.0,
-                 learning_rate: float = 1e-4, batch_size: int = 16, max_length: int = 128, weight_decay: float = 0.01,
+                 learning_rate: float = 2e-4, batch_size: int = 16, max_length: int = 128, weight_decay: float = 0.01,
                  warmup_ratio: float = 0.1, max_steps: int = -1, seed: int = 0, none_per_positive: float = 3.0,
                  top_k: int = 0, strong: float = 0.5, min_override: float = 0.5, backoff_unseen: bool = True,
                  general_score: float = 0.6, comment_score: float = 0.5, freeze_layers: int = 4, patience: int = 2,

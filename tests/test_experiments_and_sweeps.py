@@ -15,7 +15,8 @@ EXPECTED = {  # experiment: (embedder, classifier target)
     "lexicon": ("kb-sbert", "lexicon.v1"),
     "logreg-e5": ("e5-bundled", "logreg.v1"),
     "logreg-kb-sbert": ("kb-sbert", "logreg.v1"),
-    "finetune-kb-bert": ("kb-bert", "finetune.v1"),
+    "finetune-kb-bert": ("kb-bert", "finetune.v2"),
+    "finetune-e5": ("e5-hf", "finetune.v2"),
 }
 
 

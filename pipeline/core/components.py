@@ -96,31 +96,40 @@ def build_encoder(node: dict, calibration=None, cache_dir=None):
     return registry.build("embedder", node, where="embedder")
 
 
+def _label(node: dict) -> str:
+    name = node.get("name") or node.get("model")
+    return f"{name} ({node['model']})" if node.get("model") else str(name)
+
+
 def load_encoder(cfg, cache_dir=None, calibration=None):
-    """The encoder a run uses: the configured one, else its `fallback` node, cached when `cache_dir` is given.
+    """The encoder a run uses: the configured one, else its `fallback` node (else that one's fallback, and
+    so on), cached when `cache_dir` is given.
 
     `cfg`: the embedder config node (its `fallback` is a composed embedder config, or null).
     """
     node = as_dict(cfg)
-    name = node.get("name") or node.get("model")
-    try:
-        encoder = build_encoder(node, calibration, cache_dir)
-    except EncoderUnavailable as e:
-        fallback = node.get("fallback")
-        what = f"embedder '{name}' ({node.get('model')})"
-        if not fallback:
-            raise EncoderUnavailable(
-                f"{what} is not available: {e.problem}. Run `stance download-models`, point embedder.model at a "
-                f"local copy, or keep its fallback (embedder=kb-sbert falls back to e5-bundled)") from None
-        log.warning("%s is not available (%s); falling back to '%s'", what, e.problem, fallback.get("name"))
+    tried: list[tuple[str, str]] = []  # (encoder, why it is not available)
+    current, encoder = node, None
+    while current and encoder is None:
         try:
-            encoder = build_encoder(fallback, calibration, cache_dir)
-        except EncoderUnavailable as e2:
+            encoder = build_encoder(current, calibration, cache_dir)
+        except EncoderUnavailable as e:
+            tried.append((_label(current), e.problem))
+            current = current.get("fallback")
+            if current:
+                log.warning("embedder '%s' is not available (%s); falling back to '%s'", tried[-1][0], e.problem,
+                            current.get("name"))
+    if encoder is None:
+        what, problem = tried[0]
+        if len(tried) == 1:
             raise EncoderUnavailable(
-                f"{what} is not available ({e.problem}), nor is its fallback '{fallback.get('name')}' "
-                f"({e2.problem})") from None
-        encoder.info.fallback_from = f"{name} ({node.get('model')})"
-        encoder.info.fallback_reason = e.problem
+                f"embedder '{what}' is not available: {problem}. Run `stance download-models`, point embedder.model "
+                f"at a local copy, or keep its fallback (embedder=kb-sbert falls back to e5-bundled)")
+        others = "; ".join(f"'{w}' ({p})" for w, p in tried[1:])
+        raise EncoderUnavailable(f"embedder '{what}' is not available ({problem}), nor is its fallback {others}")
+    if tried:
+        encoder.info.fallback_from = tried[0][0]
+        encoder.info.fallback_reason = "; ".join(p for _, p in tried)
     return CachedEncoder(encoder, cache_dir) if cache_dir else encoder
 
 

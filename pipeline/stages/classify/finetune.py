@@ -13,7 +13,7 @@ from ...files import write_json
 from ...records import STANCES, Catalog
 from ...registry import register
 from ..embed.base import available_cores
-from ..embed.e5hf import base_weight_names, ensure_folder
+from ..embed.e5hf import base_weight_names, ensure_folder, readable
 from ..embed.hub import is_load_error, looks_local, quiet_hub, resolved_revision
 from .features import NONE, DocPairs
 from .trainable import TrainableClassifier
@@ -328,6 +328,7 @@ class CrossEncoderClassifier(FinetuneClassifier):
         trained = {n: p.detach().cpu().contiguous() for n, p in self.model_.named_parameters() if p.requires_grad}
         save_file(trained, str(folder / self.TRAINED), metadata={"format": "pt"})
         self.model_.config.save_pretrained(folder)
+        readable(folder)
 
     @classmethod
     def _load_weights(cls, folder: Path, spec: dict, clf):

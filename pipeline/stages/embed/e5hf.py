@@ -153,6 +153,7 @@ def write_folder(dest, bundle: Bundle | None = None, version: str | None = None)
         tokenizer.save_pretrained(tmp)
         (tmp / "README.md").write_text(model_card(info, bundle), encoding="utf-8")
         (tmp / "conversion.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        readable(tmp)
         old = None
         if dest.exists():
             old = dest.parent / f".{dest.name}.{uuid.uuid4().hex[:8]}.old"
@@ -164,6 +165,15 @@ def write_folder(dest, bundle: Bundle | None = None, version: str | None = None)
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return info
+
+
+def readable(folder: Path) -> None:
+    """Files as the umask allows (safetensors writes 0600): a cache on a shared disk serves every user."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for f in folder.iterdir():
+        if f.is_file():
+            os.chmod(f, 0o666 & ~umask)
 
 
 def current(folder: Path, sha256: str) -> dict | None:

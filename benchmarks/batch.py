@@ -2,6 +2,7 @@
 
     python benchmarks/batch.py [--docs 500] [--seed 0] [--workdir DIR] [--json results.json] [--verbatim]
                                [--pdf-share 0.2] [--docx-share 0.1] [--paras 8 40] [--repeats 3] [--no-resume]
+                               [overrides …]
 
 Quick check: --docs 60 (about 2 minutes). The default (500 documents, about 5,300 sentences) takes about 6
 minutes on 2 quiet cores, nearly all of it embedding; about twice that when another process holds a core.
@@ -336,6 +337,59 @@ def time_prepared(todo, reader_cfg, segmenter_cfg, workers: int, repeats: int) -
 
 
 # ---------------------------------------------------------------------------------------------
+# the encoder alone on the run's own texts
+
+
+def flushes(results, batch_sentences: int) -> list[list[str]]:
+    """The texts the cold run asked its encoder for, flush by flush: documents joined until a flush holds
+    batch_sentences sentences (pipeline.core.stream), each text once (the cache computes a text once)."""
+    out, seen, batch, size = [], set(), [], 0
+    for r in results:
+        batch.append(r)
+        size += len(r.sentences)
+        if size >= batch_sentences:
+            out.append(batch)
+            batch, size = [], 0
+    if batch:
+        out.append(batch)
+    texts = []
+    for b in out:
+        new = list(dict.fromkeys(s.with_heading for r in b for s in r.sentences if s.with_heading not in seen))
+        seen.update(new)
+        texts.append(new)
+    return [t for t in texts if t]
+
+
+def token_counts(encoder, texts) -> list[int]:
+    if hasattr(encoder, "tokenizer"):
+        return [len(ids) for ids in encoder.tokenizer([encoder.model_input(t) for t in texts])["input_ids"]]
+    return [encoder._e5.token_count(t, False) for t in texts]
+
+
+def encoder_alone(config: dict, groups: dict[str, list[list[str]]], repeats: int) -> dict:
+    """The run's embedder config (its fallback where the run fell back), loaded in this process without the
+    cache, timed on each group of texts (a list of calls), best of `repeats`."""
+    from pipeline.core.components import load_encoder
+
+    encoder = load_encoder(config["embedder"])
+    encoder.encode(groups[next(iter(groups))][0][:8])  # warm up
+    out = {"encoder": encoder.info.name}
+    for name, calls in groups.items():
+        tries = []
+        for _ in range(repeats):
+            wait_quiet(10)
+            with Contention() as c:
+                for texts in calls:
+                    encoder.encode(texts)
+            tries.append(c.result)
+        best = min(tries, key=lambda t: t["seconds"])
+        n = sum(map(len, calls))
+        tokens = [k for texts in calls for k in token_counts(encoder, texts)]
+        out[name] = {"texts": n, "calls": len(calls), "seconds": round(best["seconds"], 3),
+                     "texts_per_s": round(n / best["seconds"], 1), "tokens_mean": round(sum(tokens) / len(tokens), 1),
+                     "tokens_per_s": round(sum(tokens) / best["seconds"]), "other_share": best["other_share"],
+                     "load_before": best["load_before"]}
+    return out
 
 
 def pct(x) -> str:
@@ -357,6 +411,7 @@ def main(argv=None):
                     help="body paragraphs per document (default 8 40)")
     ap.add_argument("--repeats", type=int, default=3, help="timings of each parallel-ingest setting (best kept)")
     ap.add_argument("--no-resume", action="store_true", help="skip the warm and resumed runs")
+    ap.add_argument("overrides", nargs="*", help="config overrides for every run, e.g. run.workers=0 embedder=e5-hf")
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
     n_cores = cores()
@@ -384,7 +439,7 @@ def main(argv=None):
 
     env = {**os.environ, "REMISS_CACHE": str(cache_dir), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "PYTHONUNBUFFERED": "1"}
-    common = [f"input={corpus_dir}", "run.progress=false"]
+    common = [f"input={corpus_dir}", "run.progress=false", *args.overrides]
     runs, manifests = {}, {}
     plan = [("cold", work / "out-cold"), ("warm", work / "out-warm"), ("resumed", work / "out-warm")]
     if args.no_resume:
@@ -431,6 +486,15 @@ def main(argv=None):
     src = [r for r, _ in prepared([(f, "") for f in src_files], reader_cfg, segmenter_cfg, 0) if not isinstance(r, dict)]
     src_per_doc = sum(len(r.sentences) for r in src) / max(len(src), 1)
 
+    # the run's encoder alone, in this process, on the texts the cold run embedded (flush by flush),
+    # and on the labelled sources' sentences: what the embed stage's rate is to be compared with
+    run_results = [r for r, _ in prepared(todo, reader_cfg, segmenter_cfg, 0) if not isinstance(r, dict)]
+    run_texts = flushes(run_results, man["config"]["run"]["batch_sentences"])
+    src_texts = list(dict.fromkeys(s.with_heading for r in src for s in r.sentences))
+    print(f"the run's encoder alone: {sum(map(len, run_texts))} texts of the run in {len(run_texts)} calls, "
+          f"{len(src_texts)} of the labelled sources, once each (as the cold run) ...", flush=True)
+    alone = encoder_alone(man["config"], {"run_texts": run_texts, "labelled_texts": [src_texts]}, 1)
+
     # ---- report
     total = time.perf_counter() - t_start
     print()
@@ -451,6 +515,11 @@ def main(argv=None):
     if embed_s:
         print(f"             embed stage: {cold['cache_rows'] / embed_s:.1f} texts encoded/s, "
               f"{n_sent / embed_s:.1f} sentences/s")
+    for name, what in (("run_texts", "the run's texts, flush by flush"), ("labelled_texts", "the labelled sources")):
+        a = alone[name]
+        print(f"             encoder alone ({alone['encoder']}) on {what}: {a['texts_per_s']:.1f} texts/s, "
+              f"{a['tokens_mean']:.1f} tokens/text, {a['tokens_per_s']} tokens/s ({a['texts']} texts, "
+              f"{a['calls']} calls; other processes {pct(a['other_share'])})")
     print(f"peak memory: {cold['peak_tree_rss_mb']:.0f} MB summed over the process tree (sampled every 0.1s, "
           f"up to {cold['max_processes']} processes); {cold['max_single_rss_mb']:.0f} MB max RSS of any single process "
           f"(ru_maxrss via wait4)")
@@ -502,6 +571,7 @@ def main(argv=None):
                  "docs_per_min": round(n_docs / cold["wall_s"] * 60, 1),
                  "sentences_per_s": round(n_sent / cold["wall_s"], 1),
                  "embed_texts_per_s": round(cold["cache_rows"] / embed_s, 1) if embed_s else None,
+                 "embed_s": embed_s,
                  "cache_hits": emb.get("cache_hits"), "cache_misses": emb.get("cache_misses"),
                  "stages_s": ws},
         **{name: {**{k: round(v, 3) if isinstance(v, float) else v for k, v in runs[name].items()},
@@ -510,6 +580,7 @@ def main(argv=None):
            for name in ("warm", "resumed") if name in runs},
         "peak_tree_rss_mb": round(cold["peak_tree_rss_mb"], 1),
         "max_single_rss_mb": round(cold["max_single_rss_mb"], 1),
+        "encoder_alone": alone,
         "parallel_ingest": [{k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()} for r in ingest],
         "total_s": round(total, 1),
     }

@@ -16,13 +16,13 @@ from typing import Callable
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from .commands import agreement, compare, download, evaluate, labels, merge, predict, review, train
+from .commands import agreement, compare, download, encoder, evaluate, labels, merge, predict, review, train
 from .core.configs import check_config_dir
 from .core.inputs import check_output
 from .core.parts import exclusive
-from .core.provenance import PROJECT_ROOT, write_hydra_record
+from .core.provenance import PROJECT_ROOT, register_resolvers, write_hydra_record
 from .errors import UserError
 from .files import write_json
 
@@ -56,13 +56,13 @@ COMMANDS = {
                       main=labels.main),
     "agreement": Command("agreement of two label files: stance agreement <labels A> <labels B> [--html PAGE]",
                          main=agreement.main),
+    "encoder": Command("the bundled multilingual-e5-small as a transformers folder: stance encoder build-e5 "
+                       "[--output DIR] | check-e5 [--data DIR…] [--sample N]", main=encoder.main),
     "download-models": Command("pre-fetch the hub encoders (kb-sbert, kb-bert) into HF_HOME for offline use",
                                run=download.run),
 }
 
-OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
-OmegaConf.register_new_resolver("out_dir", lambda given, default: given if given not in (None, "", "None") else default,
-                                replace=True)
+register_resolvers()
 
 
 def usage() -> str:

@@ -231,6 +231,21 @@ def test_missing_local_dir_falls_back_too(tmp_path, tiny_bert):
     assert enc.info.name == "e5-bundled" and "nowhere" in enc.info.fallback_from
 
 
+def test_a_fallback_s_own_fallback_is_tried_too(tmp_path):
+    """kb-sbert -> e5-hf -> e5-bundled: where the first two can't be had, the third runs, and the manifest
+    names the encoder configured and why each one before it was skipped."""
+    last = OmegaConf.to_container(embedder_cfg("e5-bundled"))
+    middle = {"_target_": "hf.v1", "name": "middle", "model": str(tmp_path / "nowhere-2"), "fallback": last}
+    cfg = {"_target_": "hf.v1", "name": "first", "model": str(tmp_path / "nowhere-1"), "fallback": middle}
+    enc = load_encoder(cfg)
+    assert enc.info.name == "e5-bundled" and enc.info.fallback_from.startswith("first (")
+    assert "nowhere-1" in enc.info.fallback_reason and "nowhere-2" in enc.info.fallback_reason
+    middle["fallback"] = None
+    with pytest.raises(EncoderUnavailable, match="nor is its fallback 'middle") as err:
+        load_encoder(cfg)
+    assert "\n" not in str(err.value)
+
+
 def test_no_fallback_is_a_one_line_error(offline):
     cfg = embedder_cfg("kb-bert", "embedder.model=KB/no-such-model-for-tests", "embedder.fallback=null")
     with pytest.raises(EncoderUnavailable) as err:

@@ -16,6 +16,7 @@ EXPECTED = {  # experiment: (embedder, classifier target)
     "logreg-e5": ("e5-bundled", "logreg.v2"),
     "logreg-kb-sbert": ("kb-sbert", "logreg.v2"),
     "finetune-kb-bert": ("kb-bert", "finetune.v2"),
+    "finetune-e5": ("e5-hf", "finetune.v2"),
 }
 
 

@@ -172,12 +172,15 @@ def test_finetune_config_builds_through_the_registry(tiny_bert):
     from helpers import compose
 
     from pipeline.core.components import build_classifier
-    from pipeline.stages.classify.finetune import FinetuneClassifier
+    from pipeline.stages.classify.finetune import CrossEncoderClassifier
 
     cfg = compose(["classifier=finetune", f"classifier.model={tiny_bert}", "seed=3"])
     clf = build_classifier(cfg)
-    assert isinstance(clf, FinetuneClassifier) and clf.model == tiny_bert and clf.seed == 3
-    assert clf.get_params(deep=False)["learning_rate"] == pytest.approx(3e-5)
+    assert isinstance(clf, CrossEncoderClassifier) and clf.component == "finetune.v2"
+    assert clf.model == tiny_bert and clf.seed == 3 and clf.freeze_layers == 4
+    assert clf.get_params(deep=False)["learning_rate"] == pytest.approx(2e-4)
+    assert clf.cache_dir == str(cfg.paths.cache_dir)  # handed in by the core, not part of the model
+    assert "cache_dir" not in clf.hyperparameters()
     assert type(clf.linker).__name__ == "RuleLinker" and clf.requires == {"sentence_vectors"}
 
 

@@ -15,7 +15,7 @@ from .. import registry
 from ..errors import EncoderUnavailable, InputError
 from ..stages import ingest, link, segment  # noqa: F401 - registers the components
 from ..stages.classify import finetune, lexicon, logreg  # noqa: F401
-from ..stages.embed import e5, hf  # noqa: F401
+from ..stages.embed import e5, e5hf, hf  # noqa: F401
 from ..stages.embed.cache import CachedEncoder
 
 log = logging.getLogger(__name__)
@@ -48,10 +48,20 @@ def build_segmenter(cfg: DictConfig):
     return build("segmenter", cfg.segmenter)
 
 
+def with_cache_dir(kind: str, node: dict, cache_dir) -> dict:
+    """The node with `cache_dir` (paths.cache_dir) for a component that builds things there (the e5-hf
+    folder), unless the node sets it: the core hands the location in, configs need not repeat it."""
+    cls = registry.resolve(kind, node.get("_target_"), where=kind)
+    if cache_dir is not None and "cache_dir" in registry.parameters(cls) and node.get("cache_dir") is None:
+        return {**node, "cache_dir": str(cache_dir)}
+    return node
+
+
 def build_classifier(cfg: DictConfig):
     """The classifier of cfg.classifier with the linker of cfg.linker (None: the classifier's default)."""
     linker = build("linker", cfg.linker) if cfg.get("linker") is not None else None
-    return build("classifier", cfg.classifier, linker=linker)
+    node = with_cache_dir("classifier", as_dict(cfg.classifier), (cfg.get("paths") or {}).get("cache_dir"))
+    return registry.build("classifier", node, where="classifier", linker=linker)
 
 
 def available(encoder) -> frozenset[str]:
@@ -74,42 +84,52 @@ def check_trained(classifier) -> None:
                                        f"`stance train`>, or cross-validate with `stance evaluate`")
 
 
-def build_encoder(node: dict, calibration=None):
+def build_encoder(node: dict, calibration=None, cache_dir=None):
     """One encoder from one embedder config (without its fallback); EncoderUnavailable if it can't be loaded."""
     node = {k: v for k, v in node.items() if k != "fallback"}
     if node.get("model") == "???":
         raise InputError("embedder", f"embedder '{node.get('name')}': set embedder.model to a hub id or a local "
                                      f"model directory")
+    node = with_cache_dir("embedder", node, cache_dir)
     if calibration is not None and "calibration" in registry.parameters(registry.resolve("embedder", node.get("_target_"))):
         node["calibration"] = calibration
     return registry.build("embedder", node, where="embedder")
 
 
+def _label(node: dict) -> str:
+    name = node.get("name") or node.get("model")
+    return f"{name} ({node['model']})" if node.get("model") else str(name)
+
+
 def load_encoder(cfg, cache_dir=None, calibration=None):
-    """The encoder a run uses: the configured one, else its `fallback` node, cached when `cache_dir` is given.
+    """The encoder a run uses: the configured one, else its `fallback` node (else that one's fallback, and
+    so on), cached when `cache_dir` is given.
 
     `cfg`: the embedder config node (its `fallback` is a composed embedder config, or null).
     """
     node = as_dict(cfg)
-    name = node.get("name") or node.get("model")
-    try:
-        encoder = build_encoder(node, calibration)
-    except EncoderUnavailable as e:
-        fallback = node.get("fallback")
-        what = f"embedder '{name}' ({node.get('model')})"
-        if not fallback:
-            raise EncoderUnavailable(
-                f"{what} is not available: {e.problem}. Run `stance download-models`, point embedder.model at a "
-                f"local copy, or keep its fallback (embedder=kb-sbert falls back to e5-bundled)") from None
-        log.warning("%s is not available (%s); falling back to '%s'", what, e.problem, fallback.get("name"))
+    tried: list[tuple[str, str]] = []  # (encoder, why it is not available)
+    current, encoder = node, None
+    while current and encoder is None:
         try:
-            encoder = build_encoder(fallback, calibration)
-        except EncoderUnavailable as e2:
+            encoder = build_encoder(current, calibration, cache_dir)
+        except EncoderUnavailable as e:
+            tried.append((_label(current), e.problem))
+            current = current.get("fallback")
+            if current:
+                log.warning("embedder '%s' is not available (%s); falling back to '%s'", tried[-1][0], e.problem,
+                            current.get("name"))
+    if encoder is None:
+        what, problem = tried[0]
+        if len(tried) == 1:
             raise EncoderUnavailable(
-                f"{what} is not available ({e.problem}), nor is its fallback '{fallback.get('name')}' "
-                f"({e2.problem})") from None
-        encoder.info.fallback_from = f"{name} ({node.get('model')})"
-        encoder.info.fallback_reason = e.problem
+                f"embedder '{what}' is not available: {problem}. Run `stance download-models`, point embedder.model "
+                f"at a local copy, or keep its fallback (embedder=kb-sbert falls back to e5-bundled)")
+        others = "; ".join(f"'{w}' ({p})" for w, p in tried[1:])
+        raise EncoderUnavailable(f"embedder '{what}' is not available ({problem}), nor is its fallback {others}")
+    if tried:
+        encoder.info.fallback_from = tried[0][0]
+        encoder.info.fallback_reason = "; ".join(p for _, p in tried)
     return CachedEncoder(encoder, cache_dir) if cache_dir else encoder
 
 

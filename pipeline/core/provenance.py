@@ -44,6 +44,13 @@ class Timer:
             self.stages[stage] = round(self.stages.get(stage, 0.0) + t, 3)
 
 
+def register_resolvers() -> None:
+    """The resolvers the configs use: ${project_root:} and ${out_dir:given,default}."""
+    OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
+    OmegaConf.register_new_resolver("out_dir", lambda given, default: given if given not in (None, "", "None")
+                                    else default, replace=True)
+
+
 def config_hash(resolved: dict) -> str:
     """Hash of what decides the results: the resolved config without HASH_EXCLUDES."""
     kept = {k: v for k, v in resolved.items() if k not in HASH_EXCLUDES}

@@ -49,6 +49,7 @@ class EncoderInfo:
     backend: str = "transformers"
     fingerprint: str = ""  # hash of config + sampled weights: a local dir edited in place changes it
     note: str = ""
+    source: dict | None = None  # where converted weights came from (e5-hf: package, version, file hash)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 
 from ...registry import register
-from .base import CALIBRATION, INT8_MIN_COSINE, Encoder, EncoderInfo, available_cores, check_role
+from .base import CALIBRATION, INT8_MIN_COSINE, ROLES, Encoder, EncoderInfo, available_cores, check_role
 from .hub import load_pretrained, resolved_revision
 
 log = logging.getLogger(__name__)
@@ -37,14 +37,16 @@ class HFEncoder(Encoder):
     texts longer than `max_length` are split into overlapping windows whose pooled vectors are
     averaged weighted by token count, so nothing is silently truncated. `quantize="int8"` applies
     dynamic int8 quantisation to the Linear layers, kept only if its cosine to fp32 on a
-    calibration sample stays >= 0.99 (its activation scales are per batch, so an int8 vector
+    calibration sample stays >= 0.99. `prefixes` ({role: text}) are put before each text of that
+    role, for models trained with them (E5: "query: " / "passage: "); the cache keys on the result (its activation scales are per batch, so an int8 vector
     can differ in the 3rd decimal with its batch mates; fp32 vectors do not).
     """
 
     TOKENS_PER_ROW = 32  # padded-token budget per batch row (see `batches`)
+    MODEL_KWARGS: dict = {}  # passed to AutoModel.from_pretrained by subclasses (never from a config)
 
     def __init__(self, model, revision=None, pooling="mean", normalize=True, max_length=512, batch_size=32,
-                 quantize=None, overlap=0.25, calibration=None, name=None, num_threads=None):
+                 quantize=None, overlap=0.25, calibration=None, name=None, num_threads=None, prefixes=None):
         import torch
 
         if pooling not in ("mean", "cls"):
@@ -53,12 +55,16 @@ class HFEncoder(Encoder):
             raise ValueError(f"unknown quantize '{quantize}' (expected null or int8)")
         if not 0 <= overlap < 1:
             raise ValueError(f"overlap must be in [0, 1), got {overlap}")
+        unknown = sorted(set(prefixes or {}) - set(ROLES))
+        if unknown:
+            raise ValueError(f"prefixes for unknown role(s) {', '.join(unknown)} (roles: {', '.join(ROLES)})")
+        self.prefixes = {r: str((prefixes or {}).get(r) or "") for r in ROLES}
         self.model_name, self.pooling, self.normalize = str(model), pooling, bool(normalize)
         self.batch_size, self.overlap = int(batch_size), float(overlap)
         self.windowed = 0
         torch.set_num_threads(num_threads or available_cores())
 
-        self.tokenizer, self.model = load_pretrained(self.model_name, revision)
+        self.tokenizer, self.model = load_pretrained(self.model_name, revision, **self.MODEL_KWARGS)
         self.model.eval()
         cfg = self.model.config
         limits = [int(max_length), getattr(cfg, "max_position_embeddings", None), self.tokenizer.model_max_length]
@@ -78,24 +84,36 @@ class HFEncoder(Encoder):
             fingerprint=fingerprint_,
         )
         if quantize == "int8":
-            self._try_int8(list(calibration or CALIBRATION))
+            self._try_int8([self.model_input(t) for t in calibration or CALIBRATION])
 
     def _try_int8(self, sample) -> None:
+        """All Linear layers int8 if that holds cosine >= 0.99 to fp32 on the sample; else all but the FFN
+        output layers (`int8-partial`: they read GELU activations, whose outliers a per-tensor int8
+        scale represents worst: on e5-small that is min cosine 0.97 -> 0.99); else fp32."""
         import torch
         from torch.ao.quantization import quantize_dynamic
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated in favour of torchao
-            qmodel = quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+        ffn = getattr(self.model.config, "intermediate_size", None)
+        linear = {n: m for n, m in self.model.named_modules() if isinstance(m, torch.nn.Linear)}
+        ladder = [("int8", set(linear)), ("int8-partial", {n for n, m in linear.items() if m.in_features != ffn})]
         ref = self._encode(sample, self.model, count=False)
-        got = self._encode(sample, qmodel, count=False)
-        cos = float(np.min(np.sum(ref * got, axis=1) / (np.linalg.norm(ref, axis=1) * np.linalg.norm(got, axis=1))))
-        if cos >= INT8_MIN_COSINE:
-            self.model, self.info.quantize = qmodel, "int8"
-            self.info.note = f"int8 min cosine to fp32 {cos:.4f} on {len(sample)} calibration texts"
-        else:
-            self.info.note = f"int8 rejected: min cosine to fp32 {cos:.4f} < {INT8_MIN_COSINE}; using fp32"
-            log.warning("embedder %s: %s", self.info.name, self.info.note)
+        tried = []
+        for label, names in ladder:
+            if not names or (tried and names == ladder[0][1]):
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated in favour of torchao
+                qmodel = quantize_dynamic(self.model, names, dtype=torch.qint8)
+            got = self._encode(sample, qmodel, count=False)
+            cos = float(np.min(np.sum(ref * got, axis=1) / (np.linalg.norm(ref, axis=1) * np.linalg.norm(got, axis=1))))
+            tried.append(f"{label} {cos:.4f}")
+            if cos >= INT8_MIN_COSINE:
+                kept = "" if label == "int8" else f" ({len(linear) - len(names)} FFN output layers kept fp32)"
+                self.model, self.info.quantize = qmodel, label
+                self.info.note = f"{label} min cosine to fp32 {cos:.4f} on {len(sample)} calibration texts{kept}"
+                return
+        self.info.note = f"int8 rejected: min cosine to fp32 {', '.join(tried)} < {INT8_MIN_COSINE}; using fp32"
+        log.warning("embedder %s: %s", self.info.name, self.info.note)
 
     def _rows(self, texts):
         """Token id rows (with special tokens) and, per row, the index of the text it belongs to."""
@@ -169,6 +187,10 @@ class HFEncoder(Encoder):
             out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out
 
+    def model_input(self, text: str, role: str = "sentence") -> str:
+        check_role(role)
+        return self.prefixes[role] + text
+
     def encode(self, texts, role: str = "sentence") -> np.ndarray:
-        check_role(role)  # BERT encoders are symmetric: role changes nothing
-        return self._encode(list(texts), self.model)
+        check_role(role)  # without prefixes (BERT, sentence-BERT) the role changes nothing
+        return self._encode([self.model_input(t, role) for t in texts], self.model)

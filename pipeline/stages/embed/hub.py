@@ -63,9 +63,10 @@ def looks_local(model: str) -> bool:
     return model.startswith(("/", ".", "~")) or model.count("/") > 1 or Path(model).expanduser().is_dir()
 
 
-def load_pretrained(model: str, revision: str | None = None):
+def load_pretrained(model: str, revision: str | None = None, **model_kwargs):
     """(tokenizer, model) by hub id or local dir: cache first, then the hub unless HF_HUB_OFFLINE=1.
 
+    `model_kwargs` go to `AutoModel.from_pretrained` (code-chosen, e.g. `add_pooling_layer=False`).
     Raises EncoderUnavailable with a one-line reason when neither works.
     """
     from transformers import AutoModel, AutoTokenizer
@@ -73,7 +74,7 @@ def load_pretrained(model: str, revision: str | None = None):
     def load(local_only: bool, where: str):
         kw = dict(revision=revision, trust_remote_code=False, local_files_only=local_only)
         with quiet_hub():
-            return AutoTokenizer.from_pretrained(where, **kw), AutoModel.from_pretrained(where, **kw)
+            return AutoTokenizer.from_pretrained(where, **kw), AutoModel.from_pretrained(where, **kw, **model_kwargs)
 
     if looks_local(model):
         path = Path(model).expanduser()

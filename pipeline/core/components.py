@@ -124,7 +124,7 @@ def load_encoder(cfg, cache_dir=None, calibration=None):
         if len(tried) == 1:
             raise EncoderUnavailable(
                 f"embedder '{what}' is not available: {problem}. Run `stance download-models`, point embedder.model "
-                f"at a local copy, or keep its fallback (embedder=kb-sbert falls back to e5-bundled)")
+                f"at a local copy, or keep its fallback (embedder=kb-sbert falls back to e5-hf, then e5-bundled)")
         others = "; ".join(f"'{w}' ({p})" for w, p in tried[1:])
         raise EncoderUnavailable(f"embedder '{what}' is not available ({problem}), nor is its fallback {others}")
     if tried:

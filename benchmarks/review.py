@@ -199,8 +199,9 @@ def main() -> int:
     ap.add_argument("--every", type=int, default=10, help="retrain after every N reviews")
     ap.add_argument("--seeds", type=int, default=20, help="random orders averaged")
     ap.add_argument("--target", type=float, default=0.98)
-    ap.add_argument("--embedder", default="e5-hf", help="e5-hf (default; the offline default encoder), e5-bundled or null (no embed stage, lexical "
-                                                              "linker, logreg without embeddings)")
+    ap.add_argument("--embedder", default="e5-hf", help="e5-hf (default: the offline default encoder), e5-bundled, "
+                                                         "or null (no embed stage, lexical linker, logreg without "
+                                                         "embeddings)")
     ap.add_argument("--resort", action="store_true", help="re-sort the queue on the retrained model's scores (as "
                                                           "`stance review` of a new predict run would order it)")
     ap.add_argument("--corpora", default=",".join(c for c, _ in CORPORA))

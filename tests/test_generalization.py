@@ -155,6 +155,31 @@ def test_every_link_says_why():
     assert p.stance == "support" and "heading" in p.evidence[0].why
 
 
+def test_a_blanket_line_under_a_heading_speaks_of_the_rest_not_of_the_heading():
+    sentences = Segmenter().segment(make_doc(HEAD + "4.1 Ett nationellt register\n\nKommunen tillstyrker "
+                                             "förslaget.\n\nKommunen har inga synpunkter på utredningens övriga "
+                                             "förslag.\n"))
+    links = dict(zip((s.text for s in sentences), RuleLinker(use_embeddings=False).fit(CATALOG).link(sentences)))
+    assert "munhalsoregister" in links["Kommunen tillstyrker förslaget."]
+    assert links["Kommunen har inga synpunkter på utredningens övriga förslag."] == {}
+    only(stances("4.1 Ett nationellt register\n\nKommunen tillstyrker förslaget.\n\nKommunen har inga "
+                 "synpunkter på utredningens övriga förslag.\n"), munhalsoregister="support")
+
+
+@pytest.mark.parametrize("rest", ["I övrigt", "I övriga delar"])
+def test_otherwise_supporting_the_proposal_is_about_the_heading_not_the_rest(rest):
+    # the respondent's name after the verb ("tillstyrker kommunen") is not the title's "kommuner" either
+    only(stances(f"4.1 Ett nationellt register\n\nKommunen anser att registret måste finansieras av staten. "
+                 f"{rest} tillstyrker kommunen förslaget.\n"), munhalsoregister="support")
+
+
+def test_the_rest_of_the_inquiry_without_objection_is_general_support():
+    result = stances("Kommunen avstyrker förslaget om ett register. Kommunen lämnar betänkandet i övriga delar "
+                     "utan erinran.\n")
+    only(result, **{pid.replace("-", "_"): "support" for pid in CATALOG.ids if pid != "munhalsoregister"},
+         munhalsoregister="oppose")
+
+
 def test_aliases_of_the_catalog_name_a_proposal():
     props = tuple(Proposal(**{**p.__dict__, "aliases": ("tandborstningsstödet",)}) if p.id == "munvardsutbildning"
                   else p for p in CATALOG.proposals)

@@ -90,6 +90,19 @@ def test_page_furniture_and_running_header_are_dropped():
     assert_offsets(doc)
 
 
+def test_a_footer_that_ends_in_the_page_count_is_dropped_but_a_sentence_before_one_is_kept():
+    raw = (
+        "Kommunen tillstyrker förslaget om ett statligt tandvårdsbidrag.\n"
+        "Tandvårdsföreningen Org.nr 802000-0000 Sida 1 av 2\n"
+        "Kommunen avstyrker förslaget om sanktioner. Sida 2 av 2\n"
+        "Dnr RS 2030/12 Sida 2 (2)\n"
+    )
+    assert lines_of(make_doc(raw)) == [
+        "Kommunen tillstyrker förslaget om ett statligt tandvårdsbidrag.",
+        "Kommunen avstyrker förslaget om sanktioner. Sida 2 av 2",  # prose: not furniture, whatever follows
+    ]
+
+
 def test_letterhead_repeated_once_on_page_two_is_dropped():
     raw = (
         "Region Exempellän Yttrande\n"

@@ -38,6 +38,8 @@ SUSPENDED_COMPOUND_NEXT = {"och", "eller", "samt", "respektive", "resp", "som", 
 
 PAGE_FURNITURE = [
     re.compile(r"^(sida|page|s\.)\s*\d+\s*(\(|av|of|/)\s*\d+\s*\)?$", re.I),
+    # a footer ending in the page count ("Förbundet Org.nr 802000-0000 Sida 1 av 2"), never prose
+    re.compile(r"^(?:[^.!?]|\.(?=\S)){0,100}\s(sida|page)\s*\d+\s*(\(|av|of|/)\s*\d+\s*\)?$", re.I),
     re.compile(r"^\d{1,3}\s*\(\s*\d{1,3}\s*\)$"),  # "2 (5)"
     re.compile(r"^\d{1,3}\s*/\s*\d{1,3}$"),  # "2/5"
     re.compile(r"^[-–]?\s*\d{1,3}\s*[-–]?$"),  # a lone page number

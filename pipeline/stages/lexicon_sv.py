@@ -122,7 +122,7 @@ GENERAL_OBJECT = re.compile(
     r"\b(?:utredningens|betänkandets|de|samtliga|alla|övriga|resterande|dessa|flertalet|merparten\s+av)\s+"
     r"(?:\w+\s+){0,2}(?:förslag|bedömningar|slutsatser|ställningstaganden|förslagen|bedömningarna)\b(?!\s+(?:att|om)\b)"
     r"|\bi\s+allt\s+väsentligt\b|\bi\s+stort\b|\butredningen\s+i\s+sin\s+helhet\b|\bbetänkandet\s+i\s+(?:sin\s+helhet|stort)"
-    r"|\bi\s+övrigt\b",
+    r"|\bi\s+övrigt\b|\b(?:övriga|resterande)\s+delar\b",
     re.I,
 )
 # A group named by its theme or chapter: "förslagen om avgifterna", "förslagen i kapitel 6" (a list of
@@ -130,7 +130,12 @@ GENERAL_OBJECT = re.compile(
 GROUP_OBJECT = re.compile(r"\b(?:förslagen|bedömningarna|de\s+förslag)\s+(?:om|kring|gällande|rörande|avseende|i\s+kapitel|"
                           r"i\s+avsnitt|inom)\b(?![^.;]*\b(?:och|samt)\s+(?:om|kring|gällande)\b)", re.I)
 # "övriga förslag", "i övrigt": only what was not addressed before.
-GENERAL_REST = re.compile(r"\b(?:övriga|resterande|andra)\s+(?:\w+\s+)?(?:förslag|bedömningar)|\bi\s+övrigt\b", re.I)
+GENERAL_REST = re.compile(r"\b(?:övriga|resterande|andra)\s+(?:\w+\s+)?(?:förslag|bedömningar)|\bi\s+övrigt\b|"
+                          r"\b(?:övriga|resterande)\s+delar\b", re.I)
+# "i övrigt", "i övriga delar": the rest of the inquiry, unless the sentence's object is one proposal
+# ("I övrigt tillstyrker kommunen förslaget": otherwise, the proposal under discussion).
+REST_ADVERBIAL = re.compile(r"i\s+övrigt|(?:övriga|resterande)\s+delar", re.I)
+ONE_PROPOSAL = re.compile(r"\b(?:förslaget|bedömningen|ställningstagandet)\b", re.I)
 # Objects sharing one verb: "positiv till X och till Y", "förslagen om X samt om Y".
 COORDINATED = re.compile(r",?\s+(?:och|samt|liksom)\s+(?=(?:till|om|för|på|av|med|kring|gällande)\s)", re.I)
 # Where a sentence about several proposals turns: its clauses are read apart.
@@ -171,6 +176,12 @@ SPEAKER_VERBS = frozenset("""
 tillstyrker avstyrker anser ser delar instämmer stödjer stöder välkomnar har är ställer kan vill bedömer motsätter
 menar understryker noterar konstaterar förordar föreslår saknar efterfrågar betonar framhåller lämnar tar avstår
 godtar accepterar ifrågasätter vänder bejakar beklagar uppskattar anför påpekar önskar hänvisar tycker
+""".split())
+
+# Verbs only a respondent takes as subject ("Kommunen anser", "Förbundet avstyrker"): the word before
+# one, opening a sentence, is how the respondent names itself.
+SELF_NAMING_VERBS = frozenset("""
+tillstyrker avstyrker anser instämmer stödjer stöder välkomnar motsätter menar förordar ifrågasätter understryker
 """.split())
 
 # A verdict: a line "5.3 Tillstyrks" or a flattened table row "6.4 Register Avstyrker" is an answer, not a heading.

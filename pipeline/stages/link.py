@@ -5,7 +5,9 @@ proposal's own words, or a paraphrase close in embedding space), or it takes the
 context: the label of its bullet, the heading it stands under, the previous sentence of the
 paragraph when it only says *förslaget*. Context links are kept for sentences that say something
 about the proposal (a position, a risk, a condition, *förslaget*): the sentences an analyst would
-quote, not every line of background under a heading.
+quote, not every line of background under a heading. A statement on the inquiry or a group of its
+proposals (*övriga förslag*, *förslagen i kapitel 6*) links to none: the classifier gives it to the
+proposals of its scope.
 
 Two linkers share those signals (pipeline/stages/link_signals.py): `rules.v1`, whose thresholds are
 written out below and need no training, and `learned.v1`, a logistic regression over the same
@@ -139,6 +141,9 @@ class RuleLinker(BaseEstimator):
         x = sig.x[i]
         if not len(x) or x[0, _F["description"]] > 0:
             return {}  # the inquiry described: no view of the respondent's to link
+        if x[0, _F["general"]] > 0:
+            return {}  # on the inquiry or a group ("övriga förslag", "förslagen i kapitel 6"): the classifier
+            # gives it to the proposals of its scope, not to the heading or the best-matching title
         says_something = x[0, _F["position"]] > 0 or x[0, _F["about"]] > 0 or x[0, _F["normative"]] > 0
         tiers = self.tiers(sig, i)
         for k, (kind, found) in enumerate(tiers):

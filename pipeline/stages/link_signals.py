@@ -21,7 +21,7 @@ import numpy as np
 from ..records import Sentence
 from .catalog_match import CatalogMatcher, content_words
 from .cues import mentions
-from .lexicon_sv import SPEAKER_VERBS
+from .lexicon_sv import SELF_NAMING_VERBS, SPEAKER_VERBS
 
 FEATURES = (
     "lex", "lex_z", "lex_top", "shares_word", "clause_lex", "clause_z", "object_lex", "object_z", "section", "group", "emb_z",
@@ -65,14 +65,21 @@ def _z(m: np.ndarray) -> np.ndarray:
 
 
 def speaker_words(sentences: list[Sentence]) -> set[str]:
-    """Words that open many of the document's sentences: how the respondent names itself."""
+    """How the respondent names itself: words that open many of the document's sentences, and a
+    capitalised word that opens one right before a verb only a respondent takes ("Kommunen anser …"),
+    so that "I övrigt tillstyrker nämnden …" matches no title by the name of who speaks."""
     firsts = Counter()
+    named = set()
     body = [s for s in sentences if not s.is_heading]
     for s in body:
         words = content_words(s.text)
         if words and s.text.lower().lstrip().startswith(words[0][:3]):
             firsts[words[0]] += 1
-    return {w for w, n in firsts.items() if n >= 3 and n >= 0.1 * len(body)}
+        tokens = s.text.split()
+        if len(tokens) > 2 and tokens[0][:1].isupper() and tokens[1].lower() in SELF_NAMING_VERBS and words \
+                and tokens[0].lower() == words[0]:
+            named.add(words[0])
+    return {w for w, n in firsts.items() if n >= 3 and n >= 0.1 * len(body)} | named
 
 
 def _strip(text: str, speaker: set[str]) -> str:

@@ -461,12 +461,13 @@ def main(argv=None):
     enc = man.get("encoder") or {}
 
     # parallel ingest: the same files as the run, in the same order
-    from pipeline.core.inputs import content_hash, list_inputs
+    from pipeline.core.inputs import list_inputs
+    from pipeline.files import file_sha256
     from pipeline.core.stream import prepared
 
     reader_cfg, segmenter_cfg = stage_configs()
     files, _ = list_inputs(corpus_dir)
-    todo = [(f, content_hash(f.path)) for f in files]
+    todo = [(f, file_sha256(f.path)) for f in files]
     settings = sorted({0, 2, n_cores})
     print(f"parallel ingest+segment: {len(todo)} files, workers {settings}, best of {args.repeats} ...", flush=True)
     ingest = []

@@ -5,10 +5,12 @@
   read with limits on its size and on what its aliases expand to, so a few hundred bytes of
   nested anchors (a "billion laughs" bomb) is one line, not gigabytes of memory.
 - Spreadsheet-safe CSV: a text cell that a spreadsheet would run as a formula is neutralised.
+- One content hash of a file (inputs, catalogs, the bundled model file), read in chunks.
 """
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -27,6 +29,15 @@ MAX_YAML_BYTES = 5_000_000  # a catalog is a few kB, a config less
 # a catalog of 1,000 proposals is ~10,000; a bomb of 9 nested lists of 9 is 387 million.
 MAX_YAML_NODES = 200_000
 MAX_JSON_BYTES = 200_000_000  # a labels file of 100,000 labelled cells is ~50 MB
+
+
+def file_sha256(path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB chunks (model files run to hundreds of MB)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import offline_env, set_offline
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "data" / "sou-2024-72" / "docs"
@@ -56,19 +57,14 @@ def hf_home(tmp_path_factory):
 
 @pytest.fixture
 def offline(monkeypatch, cache_dir, hf_home):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("REMISS_CACHE", str(cache_dir))
-    monkeypatch.setenv("HF_HOME", str(hf_home))
+    set_offline(monkeypatch, cache_dir, hf_home)
 
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory, cache_dir, hf_home):
     """A small artifact of this version: logreg without embeddings on the labelled corpus."""
     models = tmp_path_factory.mktemp("models")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HF_HUB_OFFLINE", "1")
-        mp.setenv("REMISS_CACHE", str(cache_dir))
-        mp.setenv("HF_HOME", str(hf_home))
+    with offline_env(cache_dir, hf_home):
         from helpers import run_main
 
         assert run_main(["train", "name=small", "classifier=logreg", "classifier.use_embeddings=false",

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from pipeline.stages.ingest import normalise
@@ -22,6 +23,23 @@ CORPUS_DIR = ROOT / "data" / "sou-2024-72"
 DOCS_DIR = CORPUS_DIR / "docs"
 CATALOG_PATH = CORPUS_DIR / "proposals.yaml"
 LABELS_PATH = CORPUS_DIR / "labels" / "stance.jsonl"
+
+
+def set_offline(mp, cache_dir, hf_home) -> None:
+    """An offline run's environment on a pytest MonkeyPatch: no hub, the tests' cache, an empty HF_HOME."""
+    mp.setenv("HF_HUB_OFFLINE", "1")
+    mp.setenv("REMISS_CACHE", str(cache_dir))
+    mp.setenv("HF_HOME", str(hf_home))
+
+
+@contextmanager
+def offline_env(cache_dir, hf_home):
+    """`set_offline` for module- and session-scoped fixtures, which get no `monkeypatch`."""
+    import pytest
+
+    with pytest.MonkeyPatch.context() as mp:
+        set_offline(mp, cache_dir, hf_home)
+        yield
 
 
 def make_doc(raw: str, doc_id: str = "svar") -> Document:

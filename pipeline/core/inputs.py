@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
+from ..files import file_sha256
 from ..stages.ingest import SUPPORTED_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ def hash_inputs(files: list[InputFile]) -> tuple[dict[str, str], list[dict]]:
     hashes, rows = {}, []
     for f in files:
         try:
-            hashes[f.doc_id] = content_hash(f.path)
+            hashes[f.doc_id] = file_sha256(f.path)
         except OSError as e:
             rows.append({"path": str(f.path), "doc_id": f.doc_id,
                          "error": f"cannot be read ({type(e).__name__}: {e.strerror or e})"})
@@ -184,11 +185,3 @@ def select_shard(files: list[InputFile], shard: int, num_shards: int) -> list[In
         raise InputError("data.shard", f"needs 0 <= data.shard < data.num_shards, got shard={shard}, "
                                        f"num_shards={num_shards}")
     return [f for f in files if shard_of(f.doc_id, num_shards) == shard] if num_shards > 1 else files
-
-
-def content_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

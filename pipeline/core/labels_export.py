@@ -13,11 +13,10 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..evidence import quotes_overlap
-from ..files import atomic_write
+from ..files import atomic_write, file_sha256
 from ..records import Correction, DocResult
 from .components import build
 from .corrections import CorrectionLog, Run, load_run
-from .inputs import content_hash
 
 
 def quote(raw: str, start: int, end: int) -> str:
@@ -42,7 +41,7 @@ def _document_text(run: Run, result: DocResult, reader) -> str:
     path = Path(result.path)
     if not path.is_file():
         raise ValueError(f"its file {path} no longer exists")
-    if result.content_sha256 and content_hash(path) != result.content_sha256:
+    if result.content_sha256 and file_sha256(path) != result.content_sha256:
         raise ValueError(f"its file {path} changed since the run")
     return reader.read(path, doc_id=result.doc_id).raw
 

@@ -159,15 +159,22 @@ def read_cues(sentence: Sentence) -> Cues:
     first_word_subject = lex.DESCRIPTION_START.search(text) and lex.DESCRIPTION_VERBS.search(text)
     in_description_section = any(lex.DESCRIPTION_HEADINGS.search(h) for h in sentence.headings)
     c.description = bool(first_word_subject or in_description_section) and not c.has_position
-    wide = [m.group(0) for m in lex.GENERAL_OBJECT.finditer(text)]
-    if wide and all(lex.REST_ADVERBIAL.fullmatch(w) for w in wide) and lex.ONE_PROPOSAL.search(text):
-        wide = []  # "I övrigt tillstyrker kommunen förslaget": otherwise, this proposal — not the rest
-    if (c.has_position and not c.risk or c.support or c.oppose) and (wide or lex.GROUP_OBJECT.search(text)):
+    if (c.has_position and not c.risk or c.support or c.oppose) and (
+            _wide_object(text) or lex.GROUP_OBJECT.search(text)):
         # A position on the inquiry or a group of its proposals; without one ("inga synpunkter på övriga
         # förslag") a blanket line that leaves them `none`.
         c.general = True
         c.general_rest = bool(lex.GENERAL_REST.search(text))
     return c
+
+
+def _wide_object(text: str) -> bool:
+    """The sentence speaks of the inquiry as a whole or of the rest of it — but "I övrigt tillstyrker
+    kommunen förslaget" means otherwise *this* proposal, not the rest."""
+    wide = [m.group(0) for m in lex.GENERAL_OBJECT.finditer(text)]
+    if wide and all(lex.REST_ADVERBIAL.fullmatch(w) for w in wide):
+        return not lex.ONE_PROPOSAL.search(text)
+    return bool(wide)
 
 
 def mentions(text: str) -> list[tuple[int, int]]:

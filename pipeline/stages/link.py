@@ -159,18 +159,6 @@ class RuleLinker(BaseEstimator):
             return {self.ids_[j]: Link(1.0 + score, why) for j, (score, why) in found.items()}
         return {}
 
-    def direct(self, sig: DocSignals, i: int) -> dict[int, tuple[float, str]]:
-        """Proposals sentence i names itself, surely or weakly: {column: (score, why)}."""
-        tiers = self.tiers(sig, i)
-        return {**tiers[3][1], **tiers[0][1]}
-
-    def context(self, sig: DocSignals, i: int) -> dict[int, str]:
-        """Proposals sentence i takes from its bullet label, previous sentence or heading."""
-        for kind, found in self.tiers(sig, i)[1:3]:
-            if found:
-                return {j: why for j, (_, why) in found.items()}
-        return {}
-
 
 @register("linker", "learned.v1")
 class LearnedLinker(RuleLinker):

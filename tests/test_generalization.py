@@ -180,6 +180,73 @@ def test_the_rest_of_the_inquiry_without_objection_is_general_support():
          munhalsoregister="oppose")
 
 
+# -- which sentences show the stance ----------------------------------------------------------------------
+
+def linked_texts(raw: str, pid: str) -> tuple[list[str], list[str]]:
+    """(sentences linked to `pid`, sentences about it) of one response to the synthetic inquiry."""
+    sentences = Segmenter().segment(make_doc(HEAD + raw))
+    linker = RuleLinker(use_embeddings=False).fit(CATALOG)
+    return ([s.text for s, ln in zip(sentences, linker.link(sentences)) if pid in ln],
+            [s.text for s, ln in zip(sentences, linker.about(sentences)) if pid in ln])
+
+
+def test_a_position_stated_outright_is_linked_and_its_arguments_are_not():
+    raw = ("5.3 Tandhygienister i hemtjänsten\n\nFörbundet avstyrker förslaget. Det finns risker för brukarnas "
+           "integritet. Hembesöken tar tid från annat arbete i hemtjänsten. Förbundet anser att tandhygienisterna "
+           "hellre bör arbeta på boendena. Vi är också tveksamma till hur besöken ska bemannas. Förslaget är "
+           "dessutom problematiskt.\n")
+    linked, about = linked_texts(raw, "tandhygienist-hemtjanst")
+    assert linked == ["Förbundet avstyrker förslaget.",
+                      "Förbundet anser att tandhygienisterna hellre bör arbeta på boendena.",  # its own stated view
+                      "Vi är också tveksamma till hur besöken ska bemannas.",  # a hedge: it can make a cell mixed
+                      "Förslaget är dessutom problematiskt."]  # a judgement of the proposal itself
+    assert "Det finns risker för brukarnas integritet." in about  # an argument: about it, not its evidence
+    only(stances(raw), tandhygienist_hemtjanst="oppose")
+
+
+def test_where_nothing_is_stated_outright_the_leans_are_linked_and_background_is_not():
+    raw = ("4.1 Registret\n\nEtt register kan ge bättre underlag för uppföljningen av munhälsan. Det finns "
+           "samtidigt risker med att uppgifterna samlas på ett ställe. Registret ska föras av "
+           "Inspektionen för vård och omsorg.\n")
+    linked, about = linked_texts(raw, "munhalsoregister")
+    assert "Det finns samtidigt risker med att uppgifterna samlas på ett ställe." in linked
+    assert "Registret ska föras av Inspektionen för vård och omsorg." in about
+    assert "Registret ska föras av Inspektionen för vård och omsorg." not in linked
+
+
+def test_a_wish_in_the_passive_is_the_respondents_view():
+    raw = ("5.2 Utbildning i munvård\n\nFörbundet tillstyrker förslaget. Vid utformningen av utbildningen önskas ett "
+           "nära samarbete med tandvården. Omsorgspersonalen arbetar ofta deltid.\n")
+    linked, about = linked_texts(raw, "munvardsutbildning")
+    assert "Vid utformningen av utbildningen önskas ett nära samarbete med tandvården." in linked
+    assert "Omsorgspersonalen arbetar ofta deltid." not in linked
+
+
+def test_a_definite_noun_repeating_the_previous_sentence_refers_back_to_its_proposal():
+    raw = ("Förbundet vill se ett nationellt register över munhälsobedömningar i äldreomsorgen. Registret är en "
+           "god idé. Personalen är en annan fråga.\n")
+    linked, _ = linked_texts(raw, "munhalsoregister")
+    assert "Registret är en god idé." in linked
+    assert "Personalen är en annan fråga." not in linked  # "personal" is not in the sentence before
+    only(stances(raw), munhalsoregister="support")
+
+
+def test_the_respondents_view_after_the_case_description_is_its_own():
+    raw = ("Ärendebeskrivning\n\nUtredningen föreslår bland annat ett nationellt register över "
+           "munhälsobedömningar. Förvaltningen tillstyrker förslagen om tandvårdsbidrag. Ett register över "
+           "munhälsobedömningar går i linje med kommunens arbete med förebyggande munvård. Utredningen föreslår "
+           "också ett forskningsprogram om munhälsa och demens.\n")
+    only(stances(raw), tandvardsbidrag="support", munhalsoregister="support")
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Ett nationellt register över munhälsobedömningar går i linje med nämndens arbete.", "support"),
+    ("Ett nationellt register över munhälsobedömningar går inte i linje med nämndens arbete.", "oppose"),
+])
+def test_being_in_line_with_is_a_lean(text, expected):
+    only(stances(text), munhalsoregister=expected)
+
+
 def test_aliases_of_the_catalog_name_a_proposal():
     props = tuple(Proposal(**{**p.__dict__, "aliases": ("tandborstningsstödet",)}) if p.id == "munvardsutbildning"
                   else p for p in CATALOG.proposals)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from ..records import Catalog, DocResult
 from ..stages.classify.lexicon import LexiconClassifier
-from ..stages.cues import read_cues
+from ..stages.cues import read_document_cues
 from ..stages.link import RuleLinker
 
 LOW, DISAGREE, REST = 0, 1, 2
@@ -59,8 +59,8 @@ def disagreements(result: DocResult, catalog: Catalog, linker: RuleLinker) -> di
     sents = result.sentences
     if not sents:
         return {}
-    cues = [read_cues(s) for s in sents]
-    links = linker.link(sents, None, cues)
+    cues = read_document_cues(sents)
+    links = linker.about(sents, None, cues)  # every sentence about a cell, arguments too: where they disagree
     lex = linker.signals(sents, None, cues).feature("lex")
     own = [{pid: float(lex[i, j]) for j, pid in enumerate(linker.ids_) if lex[i, j] > 0} for i in range(len(sents))]
     lexicon = LexiconClassifier(linker).bind(catalog)

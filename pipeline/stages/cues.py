@@ -38,6 +38,7 @@ class Cues:
     about_proposal: bool = True  # speaks of "förslaget"/"bedömningen" rather than the action itself
     description: bool = False
     normative: bool = False  # says what should be done: a view, if no position
+    voiced: bool = False  # the respondent states a view of its own ("Nämnden anser att …")
     general: bool = False
     general_rest: bool = False
     matches: list[str] = field(default_factory=list)
@@ -156,9 +157,8 @@ def read_cues(sentence: Sentence) -> Cues:
         c.condition = bool(lex.CONDITIONAL_IF.search(low))
     c.about_proposal = bool(lex.PROPOSAL_REFERENCE.search(low)) or "(against the inquiry)" in c.matches
     c.normative = bool(lex.NORMATIVE.search(low))
-    first_word_subject = lex.DESCRIPTION_START.search(text) and lex.DESCRIPTION_VERBS.search(text)
-    in_description_section = any(lex.DESCRIPTION_HEADINGS.search(h) for h in sentence.headings)
-    c.description = bool(first_word_subject or in_description_section) and not c.has_position
+    c.description = bool(_describes(text) or description_section(sentence)) and not c.has_position
+    c.voiced = bool(lex.VIEW.search(text)) and not c.description
     if (c.has_position and not c.risk or c.support or c.oppose) and (
             _wide_object(text) or lex.GROUP_OBJECT.search(text)):
         # A position on the inquiry or a group of its proposals; without one ("inga synpunkter på övriga
@@ -166,6 +166,37 @@ def read_cues(sentence: Sentence) -> Cues:
         c.general = True
         c.general_rest = bool(lex.GENERAL_REST.search(text))
     return c
+
+
+def read_document_cues(sentences: list[Sentence]) -> list[Cues]:
+    """Each sentence's cues, read in its document. Under a heading that describes the case
+    (*Ärendebeskrivning*), the sentences after the first one where the respondent takes a position are
+    its own view, not the case described: minutes often end the description with the assessment."""
+    cues = [read_cues(s) for s in sentences]
+    spoke: set[tuple] = set()
+    for s, c in zip(sentences, cues):
+        section = description_section(s)
+        if section is None:
+            continue
+        if section in spoke and c.description and not _describes(s.text):
+            c.description = False
+            c.voiced = bool(lex.VIEW.search(s.text))
+        if c.has_position and not c.description:
+            spoke.add(section)
+    return cues
+
+
+def description_section(sentence: Sentence) -> tuple | None:
+    """The headings down to the one that describes the case, where the sentence stands under one."""
+    for k in range(len(sentence.headings) - 1, -1, -1):
+        if lex.DESCRIPTION_HEADINGS.search(sentence.headings[k]):
+            return tuple(sentence.headings[: k + 1])
+    return None
+
+
+def _describes(text: str) -> bool:
+    """The sentence reports what the inquiry says ("Utredningen föreslår …")."""
+    return bool(lex.DESCRIPTION_START.search(text) and lex.DESCRIPTION_VERBS.search(text))
 
 
 def _wide_object(text: str) -> bool:

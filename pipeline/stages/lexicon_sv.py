@@ -53,6 +53,7 @@ CUES = [
     (r"(?:är|vore|blir)\s+(?:\w+\s+)?(?:positiv\w*|bra|angelägen\w*|välkommen|nödvändig\w*)", "support", 1),
     (r"positiv\w*\s+till", "support", 1),
     (r"(?:en\s+)?(?:god|bra)\s+idé", "support", 1),
+    (r"(?:går|ligger)\s+(?:inte\s+|ej\s+)?i\s+linje\s+med", "support", 1),
     (r"avstyrk\w*", "oppose", 2),
     (r"motsätt\w*\s+(?:sig|oss)|motsätter", "oppose", 2),
     (r"avvisa\w*", "oppose", 2),
@@ -183,6 +184,13 @@ godtar accepterar ifrågasätter vänder bejakar beklagar uppskattar anför påp
 SELF_NAMING_VERBS = frozenset("""
 tillstyrker avstyrker anser instämmer stödjer stöder välkomnar motsätter menar förordar ifrågasätter understryker
 """.split())
+
+# The respondent stating a view of its own in the opening words ("Nämnden anser att …", "Vi vill se …",
+# "Förbundet menar …") or a wish in the passive ("… önskas en tydlighet"): a sentence an analyst quotes
+# even when it carries no position for or against.
+VIEW = re.compile(r"^(?:[\w.\-–]+\s+){0,5}?(?:anser|menar|bedömer|vill|förordar|efterfrågar|understryker|betonar|"
+                  r"framhåller|önskar|påpekar|tycker|föreslår|förespråkar|ifrågasätter|saknar|ser\s+(?:behov|gärna))\b|"
+                  r"\b(?:önskas|efterfrågas|förordas|eftersträvas)\b", re.I)
 
 # A verdict: a line "5.3 Tillstyrks" or a flattened table row "6.4 Register Avstyrker" is an answer, not a heading.
 VERDICT = re.compile(r"\b(?:tillstyrk\w*|avstyrk\w*|instämm\w*|stöd(?:s|er|jer)|godta\w*|avvisa\w*|"

@@ -9,6 +9,12 @@ quote, not every line of background under a heading. A statement on the inquiry 
 proposals (*övriga förslag*, *förslagen i kapitel 6*) links to none: the classifier gives it to the
 proposals of its scope.
 
+Of the sentences about a proposal (`about`), `link` keeps those that show the respondent's stance on
+it (`showing`): the position stated outright, hedges, the respondent's stated views, judgements of
+*förslaget* — not every argument around them, which an analyst does not quote and which cannot change
+the lexicon's decision. `about` is what the review queue reads for disagreements and what a trained
+classifier reads its own readings of.
+
 Two linkers share those signals (pipeline/stages/link_signals.py): `rules.v1`, whose thresholds are
 written out below and need no training, and `learned.v1`, a logistic regression over the same
 signals fitted on the evidence sentences of labelled corpora (`train`), which falls back to the rules
@@ -26,7 +32,7 @@ from ..files import write_json
 from ..records import Catalog, Sentence
 from ..registry import register
 from .catalog_match import CatalogMatcher
-from .cues import read_cues
+from .cues import read_document_cues
 from .link_signals import FEATURES, STRONG_LEX, DocSignals, compute
 
 _F = {f: k for k, f in enumerate(FEATURES)}
@@ -77,13 +83,18 @@ class RuleLinker(BaseEstimator):
     def signals(self, sentences: list[Sentence], sentence_vectors=None, cues=None) -> DocSignals:
         if self.use_embeddings and sentence_vectors is None and sentences:
             raise ValueError("this linker reads embeddings: configure an embedder, or linker.use_embeddings=false")
-        cues = cues if cues is not None else [read_cues(s) for s in sentences]
+        cues = cues if cues is not None else read_document_cues(sentences)
         vectors = sentence_vectors if self.use_embeddings else None
         return compute(sentences, self.matcher_, cues, vectors, self.proposal_vectors_ if self.use_embeddings else None,
                        self.min_lex, self.min_z)
 
     def link(self, sentences: list[Sentence], sentence_vectors=None, cues=None) -> list[dict[str, Link]]:
-        """For each sentence, {proposal_id: Link} of the proposals it is about (empty: none)."""
+        """For each sentence, {proposal_id: Link} of the proposals whose stance it shows (empty: none)."""
+        cues = cues if cues is not None else read_document_cues(sentences)
+        return showing(self.about(sentences, sentence_vectors, cues), cues)
+
+    def about(self, sentences: list[Sentence], sentence_vectors=None, cues=None) -> list[dict[str, Link]]:
+        """For each sentence, {proposal_id: Link} of the proposals it is about, arguments and all."""
         sig = self.signals(sentences, sentence_vectors, cues)
         return [{} if s.is_heading else self._links(sig, i) for i, s in enumerate(sentences)]
 
@@ -160,6 +171,26 @@ class RuleLinker(BaseEstimator):
         return {}
 
 
+def showing(links: list[dict[str, Link]], cues: list) -> list[dict[str, Link]]:
+    """Of the sentences about each proposal, those that show the respondent's stance on it: where one
+    states a position outright, the leans and background around it are its arguments, not its evidence;
+    where the strongest says no more than a lean, the sentences without one are background. Hedges
+    and the respondent's stated views ("Nämnden anser att …") are kept. What is dropped could not
+    change the lexicon's decision, which the strongest readings carry."""
+    strength = []
+    for c in cues:
+        stance, weight = c.polarity()
+        strength.append(2 if weight >= 2 else 1 if stance else 0)
+    best: dict[str, int] = {}
+    for i, ln in enumerate(links):
+        for pid in ln:
+            best[pid] = max(best.get(pid, 0), strength[i])
+    return [{pid: link for pid, link in ln.items()
+             if strength[i] >= best[pid] or cues[i].voiced or cues[i].polarity()[0] == "mixed"
+             or (strength[i] and cues[i].about_proposal)}
+            for i, ln in enumerate(links)]
+
+
 @register("linker", "learned.v1")
 class LearnedLinker(RuleLinker):
     """The rule linker, checked by a logistic regression over the same signals fitted on evidence
@@ -206,9 +237,9 @@ class LearnedLinker(RuleLinker):
         z = self.pair_features(sig) @ self.coef_ + self.intercept_
         return 1.0 / (1.0 + np.exp(-z))
 
-    def link(self, sentences: list[Sentence], sentence_vectors=None, cues=None) -> list[dict[str, Link]]:
+    def about(self, sentences: list[Sentence], sentence_vectors=None, cues=None) -> list[dict[str, Link]]:
         if not hasattr(self, "coef_"):
-            return super().link(sentences, sentence_vectors, cues)
+            return super().about(sentences, sentence_vectors, cues)
         sig = self.signals(sentences, sentence_vectors, cues)
         p = self.proba(sig)
         out = []

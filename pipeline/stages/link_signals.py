@@ -41,6 +41,7 @@ _OBJECT = re.compile(r"(?:\b(?:förslag(?:et|en)?|möjligheten|kravet|lagkravet)
                      re.I)
 _ANAPHOR = re.compile(r"\b(?:förslag(?:et|en)|bedömning(?:en|arna)|detta|denna|dessa|därför|dock|också|även)\b(?!\s+"
                       r"(?:om|att|till|gällande|avseende|rörande|kring)\b)", re.I)
+_DEFINITE = ("erna", "arna", "orna", "na", "en", "et", "n", "t")  # definite endings, longest first
 STRONG_LEX = 0.35  # own words this close name a proposal as surely as its number does
 _LABEL = re.compile(r"^(.{2,90}?)(?:\s*\(\d{1,2}(?:\.\d{1,2}){0,4}\))?\s*[:–—]\s+\S")
 
@@ -145,7 +146,7 @@ def compute(sentences: list[Sentence], matcher: CatalogMatcher, cues, sentence_v
     heading_cache: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray, np.ndarray, str | None]] = {}
     label_links: dict[int, tuple[np.ndarray, str]] = {}
     prev_direct = np.zeros(m)
-    prev_block = None
+    prev_block, prev_text = None, ""
     for i, (s, c) in enumerate(zip(sentences, cues)):
         exact, group = matcher.section_refs(s.text, heading=s.is_heading)
         for pid in exact:
@@ -174,7 +175,7 @@ def compute(sentences: list[Sentence], matcher: CatalogMatcher, cues, sentence_v
                     label_links[s.block] = (hit, lab.group(1))
             if s.block in label_links:
                 x[i, :, col["label"]], label_text[i] = label_links[s.block]
-        anaphoric = bool(_ANAPHOR.search(s.text)) and not obj_text[i]
+        anaphoric = bool(_ANAPHOR.search(s.text) or _refers_back(s.text, prev_text, speaker)) and not obj_text[i]
         x[i, :, col["anaphoric"]] = float(anaphoric)
         if s.block == prev_block and anaphoric:
             x[i, :, col["previous"]] = prev_direct
@@ -183,13 +184,30 @@ def compute(sentences: list[Sentence], matcher: CatalogMatcher, cues, sentence_v
             (obj[i] >= 0.25) & (x[i, :, col["object_z"]] >= 1.0)) | (x[i, :, col["label"]] > 0)
         if direct.any():
             prev_direct = direct.astype(float)
-        prev_block = s.block
+        prev_block, prev_text = s.block, s.text
         x[i, :, col["position"]] = float(c.has_position)
         x[i, :, col["about"]] = float(c.about_proposal)
         x[i, :, col["normative"]] = float(c.normative)
         x[i, :, col["description"]] = float(c.description)
         x[i, :, col["general"]] = float(c.general)
     return DocSignals(x, heading_text, label_text, phrase_rows)
+
+
+def _refers_back(text: str, previous: str, speaker: set[str]) -> bool:
+    """The sentence opens with the definite form of a noun of the previous one ("… krav på X. Kraven går
+    i linje med …"), not with the respondent's own name."""
+    words = text.split()
+    if len(words) < 3 or words[1].lower() in SELF_NAMING_VERBS:
+        return False
+    first = words[0].lower().strip(",.:;")
+    if first in speaker or not first.isalpha():
+        return False
+    for ending in _DEFINITE:
+        stem = first[: -len(ending)]
+        if first.endswith(ending) and len(stem) >= 4:
+            stems = (stem, stem[:-1] + "e" + stem[-1])  # "numret" of "nummer", "exemplet" of "exempel"
+            return any(w.startswith(st) or w.endswith(st) for w in re.findall(r"\w+", previous.lower()) for st in stems)
+    return False
 
 
 def _heading(headings, matcher: CatalogMatcher, cache, min_lex: float, min_z: float):

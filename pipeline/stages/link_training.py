@@ -5,7 +5,7 @@ import numpy as np
 
 from ..evidence import evidence_sentences
 from ..records import Corpus
-from .cues import read_cues
+from .cues import read_document_cues
 
 
 def link_targets(corpus: Corpus, doc_id: str, ids: list[str]) -> np.ndarray:
@@ -38,7 +38,7 @@ def train_linker(linker, corpora: list[Corpus]):
         labelled = {lab.doc_id for lab in corpus.labels}
         for doc_id in sorted(labelled & set(corpus.docs)):
             doc = corpus.docs[doc_id]
-            sig = linker.signals(doc.sentences, doc.vectors, [read_cues(s) for s in doc.sentences])
+            sig = linker.signals(doc.sentences, doc.vectors, read_document_cues(doc.sentences))
             y = link_targets(corpus, doc_id, linker.ids_)
             y[[s.is_heading for s in doc.sentences]] = -1
             examples.append((sig, y))

@@ -15,7 +15,7 @@ from sklearn.base import BaseEstimator, clone
 from ...records import Catalog, Corpus, Doc, Evidence, Prediction, Proposal, Sentence
 from ...registry import register
 from ..link import RuleLinker
-from ..cues import FLIP, Cues, Reading, clauses, negated_target, read_cues
+from ..cues import FLIP, Cues, Reading, clauses, negated_target, read_cues, read_document_cues
 
 POSITIONS = ("support", "oppose", "mixed")
 # How a sentence names a proposal it then takes no position on (a comment: neutral). Sharing words
@@ -94,14 +94,22 @@ class LexiconClassifier(BaseEstimator):
             train_linker(self.linker_, corpora)
 
     def predict(self, doc: Doc) -> list[Prediction]:
-        cues = [read_cues(s) for s in doc.sentences]
+        cues = read_document_cues(doc.sentences)
         return self.aggregate(doc.sentences, self.catalog_, cues, self.links(doc, cues))
 
     def links(self, doc: Doc, cues=None) -> list[dict[str, float]]:
-        """For each sentence, {proposal_id: link strength} (see pipeline/stages/link.py)."""
+        """For each sentence, {proposal_id: link strength} of the proposals whose stance it shows (see
+        pipeline/stages/link.py)."""
+        return self._bound_linker().link(doc.sentences, doc.vectors, cues)
+
+    def about(self, doc: Doc, cues=None) -> list[dict[str, float]]:
+        """For each sentence, the proposals it is about, arguments included: what a trained model reads."""
+        return self._bound_linker().about(doc.sentences, doc.vectors, cues)
+
+    def _bound_linker(self):
         if getattr(self, "linker_", None) is None:
             raise RuntimeError(f"{type(self).__name__} is not bound to a catalog: call fit(corpus) or bind(catalog)")
-        return self.linker_.link(doc.sentences, doc.vectors, cues)
+        return self.linker_
 
     @staticmethod
     def lexicon_reading(c: Cues, p: Proposal, general: bool = False) -> Reading:

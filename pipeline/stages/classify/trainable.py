@@ -22,7 +22,7 @@ from ...evidence import gold_links
 from ...files import loads_json, read_text
 from ...records import STANCES, Corpus, Doc, Prediction
 from ...registry import parameters
-from ..cues import Reading, read_cues
+from ..cues import Reading, read_document_cues
 from .features import NONE, DocPairs, candidate_pairs, eligible
 from .lexicon import LexiconClassifier, as_corpora
 
@@ -42,8 +42,8 @@ class TrainableClassifier(LexiconClassifier):
     def doc_pairs(self, doc: Doc, extra: set[tuple[int, str]] = frozenset()) -> DocPairs:
         catalog = self.catalog_
         sentences = doc.sentences
-        cues = [read_cues(s) for s in sentences]
-        links = self.links(doc, cues)
+        cues = read_document_cues(sentences)
+        links = self.about(doc, cues)
         cos = None
         if doc.vectors is not None and self.proposal_vectors_ is not None:
             cos = np.asarray(doc.vectors) @ np.asarray(self.proposal_vectors_).T

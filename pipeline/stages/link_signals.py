@@ -27,7 +27,7 @@ FEATURES = (
     "lex", "lex_z", "lex_top", "shares_word", "clause_lex", "clause_z", "object_lex", "object_z", "section", "group", "emb_z",
     "emb_top",
     "heading", "heading_section", "heading_lex", "label", "previous", "anaphoric", "position", "about", "normative",
-    "description", "general", "shared",
+    "description", "general", "shared", "strong", "voiced",
 )
 # "förslaget om X": X names the proposal — unless "om" opens a condition ("förslaget om rådet inordnas").
 # A topic phrase ("När det gäller X, …", "Beträffande X …") names it for the whole sentence too.
@@ -190,6 +190,8 @@ def compute(sentences: list[Sentence], matcher: CatalogMatcher, cues, sentence_v
         x[i, :, col["normative"]] = float(c.normative)
         x[i, :, col["description"]] = float(c.description)
         x[i, :, col["general"]] = float(c.general)
+        x[i, :, col["strong"]] = float(c.polarity()[1] >= 2)
+        x[i, :, col["voiced"]] = float(c.voiced)
     return DocSignals(x, heading_text, label_text, phrase_rows)
 
 

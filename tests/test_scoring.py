@@ -239,3 +239,28 @@ def test_link_metrics():
     assert (m["precision"], m["recall"], m["f1"]) == (0.5, 0.5, 0.5)
     assert m["true_positives"] == 1
     assert link_metrics(set(), gold)["f1"] == 0.0
+
+
+# -- calibration of a learned linker's probabilities ----------------------------------------------------------
+
+def test_calibration_of_perfectly_calibrated_probabilities_is_zero():
+    from pipeline.evaluation.linking import calibration
+
+    # 10 pairs at p=0.05 of which none quoted would be off by 0.05; at p=0.25 a quarter quoted is exact
+    pairs = [(0.25, 1)] * 2 + [(0.25, 0)] * 6 + [(0.95, 1)] * 19 + [(0.95, 0)] * 1
+    cal = calibration(pairs)
+    assert cal["pairs"] == 28 and cal["quoted"] == 21
+    assert cal["ece"] == pytest.approx(0.0) and cal["ece_from_first_bin"] == pytest.approx(0.0)
+    # Brier: 2*(0.75^2) + 6*(0.25^2) + 19*(0.05^2) + 1*(0.95^2), over 28
+    assert cal["brier"] == pytest.approx((2 * 0.5625 + 6 * 0.0625 + 19 * 0.0025 + 0.9025) / 28)
+    assert [b["pairs"] for b in cal["bins"]] == [8, 20]
+
+
+def test_calibration_of_overconfident_probabilities():
+    from pipeline.evaluation.linking import calibration
+
+    # 90 easy negatives at 0.01 (off by 0.01); 10 pairs at 0.9 of which half are quoted (off by 0.4)
+    cal = calibration([(0.01, 0)] * 90 + [(0.9, 1)] * 5 + [(0.9, 0)] * 5)
+    assert cal["ece"] == pytest.approx((90 * 0.01 + 10 * 0.4) / 100)
+    assert cal["ece_from_first_bin"] == pytest.approx(0.4) and cal["pairs_from_first_bin"] == 10
+    assert calibration([]) is None

@@ -261,6 +261,23 @@ def test_link_evaluation_against_evidence(corpus):
     assert 0 < m["precision"] <= 1 and 0.5 < m["recall"] <= 1 and m["n_gold"] > 20
     assert 0.5 < m["cells_with_evidence_linked"] <= 1 and m["unmatched_quotes"] == 0
     assert m["linker"] == "RuleLinker"
+    assert m["calibration"] is None  # rules give no probabilities
+
+
+def test_a_learned_linker_held_out_reports_the_calibration_of_its_probabilities(corpus):
+    from pipeline.core.cv import cross_validate
+    from pipeline.evaluation import HeldOutLinks, Scorer
+    from pipeline.stages.link import LearnedLinker
+
+    held = HeldOutLinks()
+    cross_validate(lambda: LexiconClassifier(linker=LearnedLinker(use_embeddings=False)), corpus["corpus"], Scorer(),
+                   held)
+    m = Scorer().links(LexiconClassifier(linker=RuleLinker(use_embeddings=False)), corpus["corpus"], held)
+    cal = m["calibration"]
+    n_sentences = sum(not s.is_heading for d in corpus["corpus"].doc_ids for s in corpus["corpus"].docs[d].sentences)
+    assert 0 < cal["quoted"] < cal["pairs"] <= n_sentences * 12  # every pair of the held-out documents, once
+    assert 0 <= cal["brier"] < 0.1 and 0 <= cal["ece"] < 0.1 and 0 <= cal["ece_from_first_bin"] <= 1
+    assert sum(b["pairs"] for b in cal["bins"]) == cal["pairs"] and m["n_predicted"] == len(held.links) > 0
 
 
 # ------------------------------------------------------------------------------ finetune (tiny BERT)

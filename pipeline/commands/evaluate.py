@@ -22,7 +22,7 @@ from ..core.corpus import Loaded, corpus_specs, load_corpora
 from ..core.cv import CV_PROTOCOL, LOIO_PROTOCOL, cross_validate, leave_one_inquiry_out, predict_docs
 from ..core.provenance import Timer, encoder_line, manifest
 from ..errors import InputError
-from ..evaluation import Scorer
+from ..evaluation import HeldOutLinks, Scorer
 from ..evaluation.summary import corpus_table, format_summary, write_metrics
 from ..files import atomic_write, write_json
 
@@ -67,7 +67,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
 def _predict(cfg, classifier, artifact, loaded: list[Loaded], corpora, protocol: str, timer, scorer):
     """Held-out predictions per corpus, and what each run's metrics should say of how they were made."""
     preds, extra = [None] * len(corpora), [{} for _ in corpora]
-    links: dict[int, set | None] = dict.fromkeys(range(len(corpora)))  # links of held-out models, if any
+    links: dict[int, HeldOutLinks | None] = dict.fromkeys(range(len(corpora)))  # of held-out models, if any
     if artifact is not None:
         for k, (ld, corpus) in enumerate(zip(loaded, corpora)):
             check_encoder(artifact, (ld.embed_stats or {}).get("encoder"))
@@ -90,7 +90,7 @@ def _predict(cfg, classifier, artifact, loaded: list[Loaded], corpora, protocol:
             extra[k] = {"protocol": LOIO_PROTOCOL, "inquiry_fold": folds[ld.inquiry]}
     elif classifier.learns:
         for k, corpus in enumerate(corpora):
-            links[k] = set()
+            links[k] = HeldOutLinks()
             with timer("cross_validate"):
                 preds[k], folds = cross_validate(lambda: build_classifier(cfg), corpus, scorer, links[k])
             extra[k] = {"protocol": CV_PROTOCOL, "folds": folds}

@@ -6,7 +6,7 @@ import time
 
 from ..errors import InputError
 from ..evaluation import Scorer, headline
-from ..evaluation.linking import predicted_links
+from ..evaluation.linking import HeldOutLinks
 from ..records import Corpus, Prediction
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ def predict_docs(clf, corpus: Corpus, doc_ids) -> list[Prediction]:
 
 
 def cross_validate(make_classifier, corpus: Corpus, scorer: Scorer | None = None,
-                   links: set | None = None) -> tuple[list[Prediction], dict]:
+                   links: HeldOutLinks | None = None) -> tuple[list[Prediction], dict]:
     """Leave-one-document-out: for each labelled document, fit on the others and predict it.
 
     Returns the pooled held-out predictions and, per fold (held-out document), its training documents,
@@ -43,7 +43,7 @@ def cross_validate(make_classifier, corpus: Corpus, scorer: Scorer | None = None
         fold_preds = predict_docs(clf, corpus, [held])
         preds += fold_preds
         if links is not None:
-            links |= predicted_links(clf, corpus, [held])
+            links.add(clf, corpus, [held])
         m = scorer.score(fold_preds, [lab for lab in corpus.labels if lab.doc_id == held])
         folds[held] = {
             "train_documents": train_ids,
@@ -57,7 +57,7 @@ def cross_validate(make_classifier, corpus: Corpus, scorer: Scorer | None = None
 
 
 def leave_one_inquiry_out(make_classifier, corpora: list, inquiries: list[str], names: list[str],
-                          links: dict | None = None) -> tuple[dict[int, list], dict]:
+                          links: dict[int, HeldOutLinks] | None = None) -> tuple[dict[int, list], dict]:
     """For each inquiry, fit on the corpora of every other inquiry and predict its corpora: nothing of
     the held-out inquiry (its catalog, documents or labels) is seen in training.
 
@@ -75,7 +75,8 @@ def leave_one_inquiry_out(make_classifier, corpora: list, inquiries: list[str], 
                 clf.bind(c.catalog, c.proposal_vectors)
                 held_out[k] = predict_docs(clf, c, list(c.docs))
                 if links is not None:
-                    links[k] = predicted_links(clf, c)
+                    links[k] = HeldOutLinks()
+                    links[k].add(clf, c)
         folds[inquiry] = {"trained_on": [n for n, q in zip(names, inquiries) if q != inquiry],
                           "training": getattr(clf, "training_summary_", None),
                           "seconds": round(time.perf_counter() - t0, 2)}

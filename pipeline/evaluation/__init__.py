@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from ..evidence import EVIDENCE_JACCARD
 from ..records import STANCES, Corpus, Label, Prediction
 from .bootstrap import Cells, align_cells
-from .linking import link_evaluation, link_scores
+from .linking import HeldOutLinks, calibration, link_evaluation, link_scores
 from .metrics import evaluate
 
 HEADLINE = ("n_cells", "cell_accuracy", "macro_f1", "addressed_f1", "stance_macro_f1_addressed", "basis_accuracy",
@@ -33,12 +33,14 @@ class Scorer:
     def score(self, predictions: list[Prediction], labels: list[Label]) -> dict:
         return evaluate(predictions, labels, self.labels_order, self.evidence_jaccard)
 
-    def links(self, classifier, corpus: Corpus, predicted: set | None = None) -> dict:
-        """The classifier's linker (bound to corpus.catalog) against the labels' evidence sentences; or the
-        links `predicted` by held-out models (cross-validation), when given."""
-        if predicted is None:
+    def links(self, classifier, corpus: Corpus, held: HeldOutLinks | None = None) -> dict:
+        """The classifier's linker (bound to corpus.catalog) against the labels' evidence sentences; or what
+        held-out models' linkers did (cross-validation), when given: their links and the calibration of
+        their probabilities."""
+        if held is None:
             return link_evaluation(classifier, corpus)
-        return link_scores(predicted, corpus, type(getattr(classifier, "linker_", None) or object()).__name__)
+        name = type(getattr(classifier, "linker_", None) or object()).__name__
+        return {**link_scores(held.links, corpus, name), "calibration": calibration(held.probabilities)}
 
     def cells(self, labels: list[Label], predictions: dict) -> Cells:
         """Per-cell arrays for bootstrap and paired tests; `predictions`: {(doc_id, proposal_id): Prediction}."""

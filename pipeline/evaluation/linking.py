@@ -10,8 +10,70 @@ the links made: a link is right when its sentence matches a quote of that cell.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+import numpy as np
+
 from ..evidence import evidence_sentences
 from ..records import Corpus
+from ..stages.cues import read_document_cues
+from ..stages.link_training import link_targets
+
+CALIBRATION_BINS = 10
+
+
+@dataclass
+class HeldOutLinks:
+    """What held-out models' linkers did on the documents they did not see: their links and, for a
+    linker that gives probabilities (`learned.v1`), each (sentence, proposal) pair's probability beside
+    whether the labels quote that sentence for that proposal (for calibration)."""
+
+    links: set = field(default_factory=set)
+    probabilities: list = field(default_factory=list)  # [(p, 0 or 1)]
+
+    def add(self, classifier, corpus: Corpus, doc_ids=None) -> None:
+        self.links |= predicted_links(classifier, corpus, doc_ids)
+        self.probabilities += link_probabilities(classifier, corpus, doc_ids)
+
+
+def link_probabilities(classifier, corpus: Corpus, doc_ids=None) -> list[tuple[float, int]]:
+    """(probability, quoted) of every (sentence, proposal) pair of the labelled documents where the
+    classifier's linker is a trained model; [] for rules. Headings and pairs whose quote matches several
+    identical sentences (which one was meant is unknown) are left out."""
+    linker = getattr(classifier, "linker_", None)
+    if getattr(linker, "coef_", None) is None or not hasattr(linker, "proba"):
+        return []
+    out = []
+    for doc_id in (corpus.doc_ids if doc_ids is None else doc_ids):
+        doc = corpus.docs[doc_id]
+        p = linker.proba(linker.signals(doc.sentences, doc.vectors, read_document_cues(doc.sentences)))
+        y = link_targets(corpus, doc_id, linker.ids_)
+        for i, s in enumerate(doc.sentences):
+            if not s.is_heading:
+                out += [(float(p[i, j]), int(y[i, j])) for j in range(len(linker.ids_)) if y[i, j] >= 0]
+    return out
+
+
+def calibration(pairs: list[tuple[float, int]], n_bins: int = CALIBRATION_BINS) -> dict | None:
+    """Brier score, expected calibration error (equal-width bins, weighted by their pairs) and the
+    reliability table of held-out link probabilities; None without any."""
+    if not pairs:
+        return None
+    p = np.array([q for q, _ in pairs], float)
+    y = np.array([t for _, t in pairs], float)
+    k = np.minimum((p * n_bins).astype(int), n_bins - 1)
+    bins = [{"from": b / n_bins, "to": (b + 1) / n_bins, "pairs": int((k == b).sum()),
+             "mean_probability": float(p[k == b].mean()), "fraction_quoted": float(y[k == b].mean())}
+            for b in range(n_bins) if (k == b).any()]
+
+    def ece(rows) -> float | None:
+        n = sum(r["pairs"] for r in rows)
+        return sum(abs(r["mean_probability"] - r["fraction_quoted"]) * r["pairs"] for r in rows) / n if n else None
+
+    # most pairs are easy negatives near 0: the error where a threshold decides is told apart
+    return {"pairs": len(p), "quoted": int(y.sum()), "brier": float(((p - y) ** 2).mean()), "ece": ece(bins),
+            "ece_from_first_bin": ece(bins[1:] if bins and bins[0]["from"] == 0 else bins),
+            "pairs_from_first_bin": int((k >= 1).sum()), "bins": bins}
 
 
 def link_metrics(pairs_predicted: set[tuple[str, str, int]], pairs_gold: set[tuple[str, str, int]]) -> dict:
@@ -81,4 +143,5 @@ def link_scores(predicted: set[tuple[str, str, int]], corpus: Corpus, linker: st
 def link_evaluation(classifier, corpus: Corpus) -> dict:
     """The linking scores of `classifier` (bound to corpus.catalog) on the labelled documents."""
     name = type(getattr(classifier, "linker_", None) or object()).__name__
-    return link_scores(predicted_links(classifier, corpus), corpus, name)
+    return {**link_scores(predicted_links(classifier, corpus), corpus, name),
+            "calibration": calibration(link_probabilities(classifier, corpus))}

@@ -284,3 +284,71 @@ def test_no_word_of_a_corpus_inquiry_appears_in_the_code_or_lexicon():
         if hits:
             found[str(f.relative_to(ROOT))] = hits
     assert found == {}
+
+
+# -- found on a blind inquiry (fardtjanst-blind), each written afresh for the synthetic one -------------------
+
+def test_a_members_motion_or_reservation_in_the_minutes_is_not_the_bodys_position():
+    raw = ("Beslut\n\nNämnden beslutar att avstyrka förslaget om ett nationellt register över munhälsobedömningar.\n\n"
+           "Yrkanden\n\nKarin Berg (S) yrkar att nämnden ska tillstyrka förslaget om utbildning i munvård.\n\n"
+           "Reservation\n\nKarin Berg (S) reserverar sig mot beslutet.\n")
+    only(stances(raw), munhalsoregister="oppose")
+
+
+def test_a_sentence_opening_with_medan_turns_at_its_first_comma():
+    raw = ("Medan föreningen stöder förslaget om ett nationellt register över munhälsobedömningar, kan vi inte "
+           "ställa oss bakom att tandhygienister knyts till hemtjänsten.")
+    only(stances(raw), munhalsoregister="support", tandhygienist_hemtjanst="oppose")
+
+
+def test_a_verdict_on_a_restated_negative_title_is_on_the_proposal_as_phrased():
+    # a table row: the title "Det bör inte införas sanktioner …" and the verdict; arguing against the action
+    # itself still flips ("avstyrker att sanktioner införs" supports it)
+    only(stances("Avsnitt Förslag Ställningstagande\n3.2 Det bör inte införas sanktioner mot kommuner Tillstyrks\n"),
+         inga_sanktioner="support")
+    only(stances("Kommunen avstyrker att sanktioner mot kommuner som brister i tillsynen införs."),
+         inga_sanktioner="support")
+
+
+@pytest.mark.parametrize("text", ["4.1 Ett nationellt register Inget ställningstagande",
+                                  "Förbundet avstår därför från att ta ställning till registret över munhälsobedömningar."])
+def test_declining_to_take_a_position_in_a_table_or_with_an_adverb(text):
+    only(stances(text + "\n"), munhalsoregister="neutral")
+
+
+def test_a_position_on_them_after_a_sentence_naming_a_group_is_on_that_group():
+    raw = ("Förslagen i kapitel 4 och 5 om register och utbildning berör inte föreningens medlemmar direkt. "
+           "Föreningen lämnar dem utan erinran.\n")
+    only(stances(raw), munhalsoregister="support", munvardsutbildning="support", tandhygienist_hemtjanst="support")
+
+
+def test_chapters_listed_after_one_keyword():
+    from pipeline.stages.catalog_match import CatalogMatcher
+
+    m = CatalogMatcher().fit(CATALOG)
+    assert m.section_refs("förslagen i kapitel 4 och 5")[1] == {"munhalsoregister", "munvardsutbildning",
+                                                                 "tandhygienist-hemtjanst"}
+    assert m.section_refs("kapitlen 3–4")[1] == {"tandvardsbidrag", "inga-sanktioner", "munhalsoregister"}
+    assert m.section_refs("avsnitten 3.1, 4.1 och 5.3")[0] == {"tandvardsbidrag", "munhalsoregister",
+                                                               "tandhygienist-hemtjanst"}
+
+
+def test_the_object_of_forslaget_om_ends_where_a_new_verb_begins():
+    raw = ("Förbundet avstyrker förslaget om ett nationellt register över munhälsobedömningar och ställer krav på "
+           "att utbildningen i munvård finansieras av staten.")
+    assert stances(raw)["munhalsoregister"] == "oppose"
+    assert stances(raw)["munvardsutbildning"] != "oppose"
+
+
+def test_a_verdict_on_forslaget_under_its_heading_is_not_moved_by_another_proposals_words():
+    raw = ("5.3 Tandhygienister knyts till hemtjänsten\n\nRegionen tillstyrker förslaget under förutsättning att "
+           "kommunerna får ett statligt bidrag för kostnaderna, till exempel genom ett forskningsprogram.\n\n"
+           "3.1 Ett statligt tandvårdsbidrag\n\nRegionen tillstyrker förslaget.\n")
+    only(stances(raw), tandhygienist_hemtjanst="mixed", tandvardsbidrag="support")
+
+
+def test_a_reason_given_for_support_is_not_agreeing_that_there_are_problems():
+    only(stances("Kommunen välkomnar förslaget om ett nationellt register eftersom det finns stora problem med "
+                 "uppföljningen i dag."), munhalsoregister="support")
+    only(stances("Kommunen delar utredningens bedömning att det finns stora problem med ett nationellt register "
+                 "över munhälsobedömningar."), munhalsoregister="oppose")

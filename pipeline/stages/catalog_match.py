@@ -31,6 +31,10 @@ _DOTTED = re.compile(r"(?<![\d.,:/-])(\d{1,2}(?:\.\d{1,2}){1,4})(?![\d,:/-]|\.\d
 # A number in parentheses: "Huvudmannaskapet (7.5):".
 _PARENS = re.compile(r"\((\d{1,2}(?:\.\d{1,2}){0,4})\)")
 _LEADING = re.compile(r"^\s*(\d{1,2}(?:\.\d{1,2}){0,4})\.?\s")
+# Several after one keyword: "kapitel 7 och 8", "kapitlen 5–7", "avsnitten 4.1, 4.2 och 5.3".
+_N = r"\d{1,2}(?:\.\d{1,2}){0,4}"
+_LISTED = re.compile(r"\b(?:avsnitt(?:en|et)?|kapitl(?:en|et)|kapitel|kap\.?|punkt(?:erna|en)?)\s*(" + _N +
+                     r"(?:\s*(?:,|och|samt|eller|–|-|till)\s*" + _N + r")+)\b", re.I)
 
 
 # Inflectional endings, longest first: "kuratorerna" and "kurator" meet.
@@ -118,6 +122,8 @@ class CatalogMatcher:
         """Section numbers a text refers to; in a heading, an explicit `Avsnitt N` wins over the
         respondent's own leading numbering ("2.1 Avsnitt 6.2 …" refers to 6.2)."""
         explicit = _EXPLICIT.findall(text) + _PARENS.findall(text)
+        for m in _LISTED.finditer(text):
+            explicit += [n for n in _listed(m.group(1)) if n not in explicit]
         if heading:
             if explicit:
                 return explicit
@@ -136,3 +142,17 @@ class CatalogMatcher:
                 elif sec.startswith(n + "."):
                     group.add(pid)
         return exact, group - exact
+
+
+def _listed(text: str) -> list[str]:
+    """The numbers of "7 och 8", "5–7" (a range of chapters: 5, 6, 7), "4.1, 4.2 och 5.3"."""
+    out: list[str] = []
+    parts = re.split(r"\s*(,|och|samt|eller|–|-|till)\s*", text)
+    for k in range(0, len(parts), 2):
+        n = parts[k]
+        sep = parts[k - 1] if k else ""
+        if sep in ("–", "-", "till") and out and out[-1].isdigit() and n.isdigit() and int(out[-1]) < int(n) <= int(out[-1]) + 20:
+            out += [str(i) for i in range(int(out[-1]) + 1, int(n) + 1)]
+        else:
+            out.append(n)
+    return out

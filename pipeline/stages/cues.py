@@ -36,11 +36,13 @@ class Cues:
     condition: bool = False
     contrast_mixed: bool = False
     about_proposal: bool = True  # speaks of "förslaget"/"bedömningen" rather than the action itself
+    restates_negation: bool = False  # "det bör inte införas X": a negatively phrased proposal as phrased
     description: bool = False
     normative: bool = False  # says what should be done: a view, if no position
     voiced: bool = False  # the respondent states a view of its own ("Nämnden anser att …")
     general: bool = False
     general_rest: bool = False
+    scope_text: str | None = None  # where a general statement's group is named, when not in itself
     matches: list[str] = field(default_factory=list)
 
     @property
@@ -148,8 +150,11 @@ def read_cues(sentence: Sentence) -> Cues:
         first = min(supports)
         after = [r for r in risk_positions if r > first]
         between_contrast = contrast is not None and first < contrast.start() < min(after, default=0)
-        if after and not between_contrast and c.support >= 2 and min(after) - first < 80:
-            # "instämmer i bedömningen att det finns problem": agreeing that there are problems.
+        agreed = low[first:min(after, default=first)]  # what is agreed with: "… att det finns problem"
+        if after and not between_contrast and c.support >= 2 and min(after) - first < 80 and " att " in agreed \
+                and not lex.CAUSAL.search(agreed):
+            # "instämmer i bedömningen att det finns problem": agreeing that there are problems, not with a
+            # proposal ("välkomnar förslaget eftersom det finns problem" is support).
             c.oppose, c.support, c.risk = 1, 0, c.risk
     if contrast and c.support == 1 and (c.oppose or c.risk) and any(p > contrast.start() for p, pol, _ in events if pol == "oppose"):
         c.contrast_mixed = True  # "ser inga hinder …, men anser att X är att föredra"
@@ -157,7 +162,10 @@ def read_cues(sentence: Sentence) -> Cues:
         c.condition = bool(lex.CONDITIONAL_IF.search(low))
     c.about_proposal = bool(lex.PROPOSAL_REFERENCE.search(low)) or "(against the inquiry)" in c.matches
     c.normative = bool(lex.NORMATIVE.search(low))
+    c.restates_negation = bool(lex.RESTATED_NEGATION.search(low))
     c.description = bool(_describes(text) or description_section(sentence)) and not c.has_position
+    if _motion(sentence):
+        c.description = True  # a member's motion or reservation in the minutes: not the body's position
     c.voiced = bool(lex.VIEW.search(text)) and not c.description
     if (c.has_position and not c.risk or c.support or c.oppose) and (
             _wide_object(text) or lex.GROUP_OBJECT.search(text)):
@@ -171,14 +179,20 @@ def read_cues(sentence: Sentence) -> Cues:
 def read_document_cues(sentences: list[Sentence]) -> list[Cues]:
     """Each sentence's cues, read in its document. Under a heading that describes the case
     (*Ärendebeskrivning*), the sentences after the first one where the respondent takes a position are
-    its own view, not the case described: minutes often end the description with the assessment."""
+    its own view, not the case described: minutes often end the description with the assessment. A
+    position on *dem* / *dessa* right after a sentence that names a group of proposals is on that group."""
     cues = [read_cues(s) for s in sentences]
+    for k in range(1, len(sentences)):
+        s, c, before = sentences[k], cues[k], sentences[k - 1]
+        if (not s.is_heading and not before.is_heading and s.block == before.block and c.has_position and not c.general
+                and lex.BACK_TO_GROUP.search(s.text) and lex.GROUP_OBJECT.search(before.text)):
+            c.general, c.scope_text = True, before.text  # "… lämnar dem utan erinran": the group named before
     spoke: set[tuple] = set()
     for s, c in zip(sentences, cues):
         section = description_section(s)
         if section is None:
             continue
-        if section in spoke and c.description and not _describes(s.text):
+        if section in spoke and c.description and not _describes(s.text) and not _motion(s):
             c.description = False
             c.voiced = bool(lex.VIEW.search(s.text))
         if c.has_position and not c.description:
@@ -192,6 +206,10 @@ def description_section(sentence: Sentence) -> tuple | None:
         if lex.DESCRIPTION_HEADINGS.search(sentence.headings[k]):
             return tuple(sentence.headings[: k + 1])
     return None
+
+
+def _motion(sentence: Sentence) -> bool:
+    return bool(lex.MOTION.search(sentence.text) or any(lex.MOTION_HEADINGS.search(h) for h in sentence.headings))
 
 
 def _describes(text: str) -> bool:
@@ -225,11 +243,16 @@ def mentions(text: str) -> list[tuple[int, int]]:
 def clauses(text: str) -> list[tuple[int, int]]:
     """Spans of the clauses a sentence turns at (*men*, *medan*, *däremot*, *samt*, a semicolon, a new
     verb of position after *och*), for reading a sentence about several proposals clause by clause."""
+    breaks = [(m.start(), m.end()) for m in lex.CLAUSE_BREAKS.finditer(text)]
+    for m in lex.CONTRASTIVE_OPENING.finditer(text):  # "Medan X stöds, avstyrks Y": the first comma turns
+        comma = text.find(",", m.end())
+        if comma > 0 and not any(a <= comma < b for a, b in breaks):
+            breaks.append((comma, comma + 1))
     spans, start = [], 0
-    for m in lex.CLAUSE_BREAKS.finditer(text):
-        if m.start() > start:
-            spans.append((start, m.start()))
-        start = m.end()
+    for a, b in sorted(breaks):
+        if a > start:
+            spans.append((start, a))
+        start = max(start, b)
     if start < len(text):
         spans.append((start, len(text)))
     return [(a, b) for a, b in spans if text[a:b].strip()]

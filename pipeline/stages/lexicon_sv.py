@@ -17,7 +17,8 @@ PHRASES = [
     (r"(?:har\s+)?(?:inget|ingenting|inte\s+något)\s+att\s+invända|inga\s+invändningar", "support", 2),
     (r"(?:ingen|inga)\s+erinr\w*|utan\s+erinran|lämnar\s+\w*\s*utan\s+(?:erinran|invändning\w*)", "support", 2),
     (r"ser\s+inga\s+hinder|har\s+inget\s+emot", "support", 1),
-    (r"tar\s+(?:inte|ej)\s+(?:ställning|någon\s+ställning)|avstår\s+från\s+att\s+(?:yttra|ta\s+ställning|lämna\s+synpunkter)", "neutral", 2),
+    (r"tar\s+(?:inte|ej)\s+(?:ställning|någon\s+ställning)|avstår\s+(?:\w+\s+)?från\s+att\s+(?:yttra|ta\s+ställning|"
+     r"lämna\s+synpunkter)", "neutral", 2),
     (r"(?:(?:har|lämnar)\s+)?(?:inga|inte\s+några)\s+(?:synpunkter|kommentarer)|ingen\s+(?:uppfattning|åsikt)", "neutral", 2),
     (r"inte\s+(?:\w+\s+){0,2}(?:medföra|leda\s+till|bidra\s+till|ge|innebära)\s+(?:\w+\s+)?(?:bättre|ökad\w*|förbättr\w*)", "oppose", 1),
     (r"att\s+föredra\s+(?:framför|före)", "oppose", 1),
@@ -34,7 +35,7 @@ PHRASES = [
     (r"säger\s+nej\s+till", "oppose", 2),
     (r"säger\s+ja\s+till", "support", 2),
     (r"(?:inget|ingenting|inte\s+något)\s+att\s+erinra", "support", 2),
-    (r"(?:lämnar|gör|avger)\s+(?:inget|inte\s+något)\s+ställningstagande|(?:har\s+)?inte\s+(?:kunnat\s+)?(?:enas|"
+    (r"(?:lämnar|gör|avger)\s+(?:inget|inte\s+något)\s+ställningstagande|(?:inget|ej)\s+ställningstagande\b|(?:har\s+)?inte\s+(?:kunnat\s+)?(?:enas|"
      r"tagit\s+ställning)|avstår\s+från\s+(?:att\s+)?(?:ställningstagande|yttrande)", "neutral", 2),
 ]
 
@@ -83,6 +84,8 @@ RISKS = [
     r"risk\w*", r"\w*säkerhetsrisk\w*", r"\w*(?:vård|patient)risk\w*", r"farhåg\w*", r"oro\b", r"oroa\w*", r"ojämlik\w*", r"otydlig\w*", r"oklar\w*",
     r"försvår\w*", r"svårighet\w*", r"problem\w*", r"nackdel\w*", r"resursförsvagning\w*",
 ]
+# A reason given for a position ("välkomnar förslaget eftersom det finns problem"): not what is agreed with.
+CAUSAL = re.compile(r"\b(?:eftersom|då|därför\s+att|med\s+tanke\s+på|mot\s+bakgrund\s+av|genom\s+att)\b")
 
 CONDITIONS = [
     r"under\s+(?:förutsättning\w*|villkor\w*)\s+att", r"förutsatt\s+att", r"endast\s+om\b", r"med\s+förbehåll",
@@ -130,6 +133,9 @@ GENERAL_OBJECT = re.compile(
 # named proposals, "förslagen om X och om Y", names them one by one instead).
 GROUP_OBJECT = re.compile(r"\b(?:förslagen|bedömningarna|de\s+förslag)\s+(?:om|kring|gällande|rörande|avseende|i\s+kapitel|"
                           r"i\s+avsnitt|inom)\b(?![^.;]*\b(?:och|samt)\s+(?:om|kring|gällande)\b)", re.I)
+# A position on "dem", "dessa (förslag)": the group the sentence before named ("Förslagen i kapitel 7 … berör
+# inte oss. Föreningen lämnar dem utan erinran.").
+BACK_TO_GROUP = re.compile(r"\b(?:dem|dessa)\b(?=\s*(?:[.,;!]|utan\b|$))|\bdessa\s+(?:förslag|bedömningar)\b", re.I)
 # "övriga förslag", "i övrigt": only what was not addressed before.
 GENERAL_REST = re.compile(r"\b(?:övriga|resterande|andra)\s+(?:\w+\s+)?(?:förslag|bedömningar)|\bi\s+övrigt\b|"
                           r"\b(?:övriga|resterande)\s+delar\b", re.I)
@@ -143,10 +149,25 @@ COORDINATED = re.compile(r",?\s+(?:och|samt|liksom)\s+(?=(?:till|om|för|på|av|
 CLAUSE_BREAKS = re.compile(r"\s*;\s*|,?\s+(?:men|medan|däremot|samtidigt\s+som|dock)\s+|,\s+(?:och|samt)\s+(?=(?:\w+\s+){0,3}"
                            r"(?:avstyrk|tillstyrk|instämm|stöd|motsätt|ställ|delar|välkomna|ser\s))|\s+samt\s+", re.I)
 
+# A clause that opens with a subordinator of contrast ends at its first comma: "Medan förbundet stöder X,
+# kan vi inte ställa oss bakom Y".
+# (it opens the sentence: capitalised, or first, where a heading ran into the sentence).
+CONTRASTIVE_OPENING = re.compile(r"(?:^\s*(?:medan|även\s+om|trots\s+att|samtidigt\s+som|fastän)|"
+                                 r"\b(?:Medan|Även\s+om|Trots\s+att|Samtidigt\s+som|Fastän))\s")
+
+# A member's motion or reservation in minutes ("NN (V) yrkar att …", "reserverar sig mot beslutet"), or
+# the headings they stand under: not the body's position.
+MOTION = re.compile(r"\b(?:yrkar|yrkade|yrkandet|reserverar\s+sig|reserverade\s+sig)\b", re.I)
+MOTION_HEADINGS = re.compile(r"^(?:yrkanden?|reservation(?:er)?|särskilt\s+yttrande|protokollsanteckning\w*)\b", re.I)
+
 # Proposals phrased as "X should not be introduced": arguing against X supports them.
 NEGATED_TARGET = re.compile(
     r"\b(?:bör|ska|skall)\s+(?:inte|ej)\s+(?:införas|genomföras|inrättas|tillåtas|ges)\b|^(?:inga|ingen|inget)\b", re.I
 )
+# A sentence that restates a negatively phrased proposal ("4.5 Det bör inte införas X Tillstyrks") takes its
+# position on it as phrased.
+RESTATED_NEGATION = re.compile(r"\b(?:bör|ska|skall)\s+(?:inte|ej)\s+(?:införas|genomföras|inrättas|tillåtas|ges)\b",
+                               re.I)
 # A sentence about the proposal itself, not about the action it concerns.
 PROPOSAL_REFERENCE = re.compile(r"\b(?:förslag\w*|bedömning\w*|utredningens|ställningstagande\w*)\b", re.I)
 
@@ -194,7 +215,8 @@ VIEW = re.compile(r"^(?:[\w.\-–]+\s+){0,5}?(?:anser|menar|bedömer|vill|föror
 
 # A verdict: a line "5.3 Tillstyrks" or a flattened table row "6.4 Register Avstyrker" is an answer, not a heading.
 VERDICT = re.compile(r"\b(?:tillstyrk\w*|avstyrk\w*|instämm\w*|stöd(?:s|er|jer)|godta\w*|avvisa\w*|"
-                     r"inga\s+(?:synpunkter|invändningar)|(?:ingen|utan)\s+erinran|inget\s+att\s+invända)\b", re.I)
+                     r"inga\s+(?:synpunkter|invändningar)|(?:ingen|utan)\s+erinran|inget\s+att\s+invända|(?:inget|ej)\s+ställningstagande)\b",
+                     re.I)
 
 # What the respondent thinks should be done ("X bör ses över", "ska inte användas för att"): a view on
 # the matter, if not a position for or against a proposal.

@@ -142,6 +142,9 @@ class RuleLinker(BaseEstimator):
             words = {j: v for j, v in words.items() if j in named or x[j, _F["clause_lex"]] >= 0.5}
         own = {**words, **named}
         context = numbered or previous or heading
+        if x[0, _F["bare_verdict"]] and context and own and all(why.startswith("the proposal's words")
+                                                               for _, why in own.values()):
+            own = {j: v for j, v in own.items() if j in context}  # "tillstyrker förslaget" under its heading
         for fits in ambiguous:  # a phrase that fits several proposals: the ones its context names
             agree = [j for j in fits if j in context]
             if agree:

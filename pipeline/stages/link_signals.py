@@ -27,7 +27,7 @@ FEATURES = (
     "lex", "lex_z", "lex_top", "shares_word", "clause_lex", "clause_z", "object_lex", "object_z", "section", "group", "emb_z",
     "emb_top",
     "heading", "heading_section", "heading_lex", "label", "previous", "anaphoric", "position", "about", "normative",
-    "description", "general", "shared", "strong", "voiced",
+    "description", "general", "shared", "strong", "voiced", "bare_verdict",
 )
 # "förslaget om X": X names the proposal — unless "om" opens a condition ("förslaget om rådet inordnas").
 # A topic phrase ("När det gäller X, …", "Beträffande X …") names it for the whole sentence too.
@@ -37,10 +37,16 @@ _OBJECT = re.compile(r"(?:\b(?:förslag(?:et|en)?|möjligheten|kravet|lagkravet)
                      r"när\s+det\s+kommer\s+till))\s+"
                      r"(?!(?:\w+\s+){0,3}\w{2,}(?:as|förs|ges|tas|ds)\b)(.{3,160}?)"
                      r"(?=[,;.]|\s+men\s|\s+(?:kommer|skulle|riskerar|kan\s+komma|ser|anser|delar|tillstyrker|avstyrker|"
-                     r"välkomnar|instämmer|stöder|stödjer)\s|\s+och\s+(?:\w+\s+)?(?:avstyrk|tillstyrk|instämm|stöd)|$)",
+                     r"välkomnar|instämmer|stöder|stödjer)\s|\s+och\s+(?:\w+\s+)?(?:avstyrk|tillstyrk|instämm|stöd|ställer\s|anser\s|vill\s|menar\s|"
+                     r"kräver\s|efterfrågar\s|förordar\s|välkomnar\s|motsätter\s)|$)",
                      re.I)
 _ANAPHOR = re.compile(r"\b(?:förslag(?:et|en)|bedömning(?:en|arna)|detta|denna|dessa|därför|dock|också|även)\b(?!\s+"
                       r"(?:om|att|till|gällande|avseende|rörande|kring)\b)", re.I)
+# A verdict on "förslaget" itself, no object after it ("Nämnden tillstyrker förslaget under förutsättning att …"):
+# the proposal its context names, whatever other proposals' words its conditions use.
+_BARE_VERDICT = re.compile(r"\b(?:tillstyrk\w*|avstyrk\w*|stöd(?:er|jer)|ställer\s+sig\s+(?:\w+\s+)?bakom|välkomnar|"
+                           r"instämmer\s+i|delar|godtar|accepterar)\s+(?:\w+\s+){0,2}?(?:förslaget|bedömningen)\b"
+                           r"(?!\s+(?:om|att|till|gällande|avseende|rörande|kring|i\s+avsnitt|i\s+kapitel)\b)", re.I)
 _DEFINITE = ("erna", "arna", "orna", "na", "en", "et", "n", "t")  # definite endings, longest first
 STRONG_LEX = 0.35  # own words this close name a proposal as surely as its number does
 _LABEL = re.compile(r"^(.{2,90}?)(?:\s*\(\d{1,2}(?:\.\d{1,2}){0,4}\))?\s*[:–—]\s+\S")
@@ -192,6 +198,7 @@ def compute(sentences: list[Sentence], matcher: CatalogMatcher, cues, sentence_v
         x[i, :, col["general"]] = float(c.general)
         x[i, :, col["strong"]] = float(c.polarity()[1] >= 2)
         x[i, :, col["voiced"]] = float(c.voiced)
+        x[i, :, col["bare_verdict"]] = float(bool(_BARE_VERDICT.search(s.text)))
     return DocSignals(x, heading_text, label_text, phrase_rows)
 
 

@@ -116,7 +116,7 @@ class LexiconClassifier(BaseEstimator):
         """The lexicon's reading of a sentence toward `p`: its polarity, flipped for a negatively
         phrased target when the sentence argues about the action rather than the proposal."""
         stance, w = c.polarity()
-        if not general and stance in FLIP and negated_target(p) and not c.about_proposal:
+        if not general and stance in FLIP and negated_target(p) and not (c.about_proposal or c.restates_negation):
             stance = FLIP[stance]  # arguing against sanctions supports "no sanctions"
         return Reading(stance, w)
 
@@ -149,16 +149,18 @@ class LexiconClassifier(BaseEstimator):
                 out[pid] = own[k]
         return out
 
-    def scope(self, s: Sentence) -> set[str] | None:
+    def scope(self, s: Sentence, c: Cues | None = None) -> set[str] | None:
         """The proposals a general statement is about: a chapter (*förslagen i kapitel 6*) or the group
-        its words name (*förslagen om avgifterna*); None: all of them."""
+        its words name (*förslagen om avgifterna*), in the sentence or the one before it that it refers
+        back to; None: all of them."""
         matcher = getattr(getattr(self, "linker_", None), "matcher_", None)
         if matcher is None:
             return None
-        exact, group = matcher.section_refs(s.text)
+        text = (c.scope_text if c is not None else None) or s.text
+        exact, group = matcher.section_refs(text)
         if exact or group:
             return exact | group
-        m = _GROUP_WORDS.search(s.text)
+        m = _GROUP_WORDS.search(text)
         if m:
             sc = matcher.scores([m.group(1)])[0]
             if sc.max() >= 0.15:
@@ -188,7 +190,7 @@ class LexiconClassifier(BaseEstimator):
             if c.description and (rd is None or not any(r.stance for r in rd.values())):
                 continue
             if c.general:
-                generals.append((s, c, last_addressed, rd, frozenset(addressed), self.scope(s)))
+                generals.append((s, c, last_addressed, rd, frozenset(addressed), self.scope(s, c)))
                 continue
             per = self.pair_cues(s, c, ln) if rd is None else {}
             for pid, strength in ln.items():

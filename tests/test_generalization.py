@@ -352,3 +352,34 @@ def test_a_reason_given_for_support_is_not_agreeing_that_there_are_problems():
                  "uppföljningen i dag."), munhalsoregister="support")
     only(stances("Kommunen delar utredningens bedömning att det finns stora problem med ett nationellt register "
                  "över munhälsobedömningar."), munhalsoregister="oppose")
+
+
+# -- found on a second blind inquiry (hogskoleantagning-blind), written afresh for the synthetic one -----------
+
+def test_a_question_or_a_line_ending_in_men_standing_alone_is_a_heading():
+    raw = ("Förbundet har läst betänkandet med intresse och lämnar här\nsina synpunkter på de delar som "
+           "berör\nmedlemmarna mest, det vill säga omsorgspersonalen och\nde äldre som bor hemma.\n\n"
+           "Vad händer med registret?\n\nFörbundet avstyrker förslaget. Uppgifterna om brukarnas\nmunhälsa är "
+           "känsliga och bör inte samlas i ett nationellt\nregister som många myndigheter kan ta del av.\n\n"
+           "Utbildning i munvård – ja, men\n\nFörbundet är tveksamt, men kan stödja förslaget om\nkommunerna får "
+           "medel för det och om utbildningen\nkan ges på arbetstid.\n")
+    sentences = Segmenter().segment(make_doc(HEAD + raw))
+    assert [s.text for s in sentences if s.is_heading][-2:] == ["Vad händer med registret?",
+                                                                "Utbildning i munvård – ja, men"]
+    only(stances(raw), munhalsoregister="oppose", munvardsutbildning="mixed")
+
+
+def test_a_lead_in_to_a_list_is_no_heading():
+    raw = "De aktuella förslagen är att\n\n- ett register inrättas\n- personalen utbildas\n"
+    assert not any(s.is_heading for s in Segmenter().segment(make_doc(HEAD + raw))[1:])
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Därför ställer vi oss bakom förslaget om ett nationellt register över munhälsobedömningar.", "support"),
+    ("Därför ställer vi oss inte bakom förslaget om ett nationellt register över munhälsobedömningar.", "oppose"),
+    ("Av det skälet motsätter vi oss förslaget om ett nationellt register över munhälsobedömningar.", "oppose"),
+    ("Nämnden tar därför inte ställning till förslaget om ett nationellt register över munhälsobedömningar.",
+     "neutral"),
+])
+def test_inverted_word_order_and_an_adverb_inside_a_position(text, expected):
+    only(stances(text), munhalsoregister=expected)

@@ -17,12 +17,12 @@ PHRASES = [
     (r"(?:har\s+)?(?:inget|ingenting|inte\s+något)\s+att\s+invända|inga\s+invändningar", "support", 2),
     (r"(?:ingen|inga)\s+erinr\w*|utan\s+erinran|lämnar\s+\w*\s*utan\s+(?:erinran|invändning\w*)", "support", 2),
     (r"ser\s+inga\s+hinder|har\s+inget\s+emot", "support", 1),
-    (r"tar\s+(?:inte|ej)\s+(?:ställning|någon\s+ställning)|avstår\s+(?:\w+\s+)?från\s+att\s+(?:yttra|ta\s+ställning|"
+    (r"tar\s+(?:\w+\s+)?(?:inte|ej)\s+(?:heller\s+)?(?:ställning|någon\s+ställning)|avstår\s+(?:\w+\s+)?från\s+att\s+(?:yttra|ta\s+ställning|"
      r"lämna\s+synpunkter)", "neutral", 2),
     (r"(?:(?:har|lämnar)\s+)?(?:inga|inte\s+några)\s+(?:synpunkter|kommentarer)|ingen\s+(?:uppfattning|åsikt)", "neutral", 2),
     (r"inte\s+(?:\w+\s+){0,2}(?:medföra|leda\s+till|bidra\s+till|ge|innebära)\s+(?:\w+\s+)?(?:bättre|ökad\w*|förbättr\w*)", "oppose", 1),
     (r"att\s+föredra\s+(?:framför|före)", "oppose", 1),
-    (r"kan\s+inte\s+ställa\s+(?:sig|oss)\s+bakom", "oppose", 2),
+    (r"kan\s+(?:\w+\s+)?inte\s+ställa\s+(?:sig|oss)\s+bakom", "oppose", 2),
     # Stance toward the inquiry itself, also as reported by others ("enligt SKR bör förslaget inte genomföras").
     (r"(?:till\s+skillnad\s+från|i\s+motsats\s+till)\s+(?:utredningen|utredaren|betänkandet|förslaget)", "oppose", 2),
     (r"förslag\w*\s+(?:\w+\s+)?(?:bör|ska|skall|måste)\s+(?:inte|ej)\s+(?:\w+\s+)?(?:genomföras|införas|antas|"
@@ -43,8 +43,9 @@ PHRASES = [
 CUES = [
     (r"tillstyrk\w*", "support", 2),
     (r"instämm\w*|instämde", "support", 2),
-    (r"ställ\w*\s+(?:sig|oss|mig)\s+(?:\w+\s+)?bakom", "support", 2),
-    (r"ställ\w*\s+(?:sig|oss|mig)\s+(?:\w+\s+)?positiv\w*", "support", 2),
+    # the subject may stand between verb and pronoun after an adverbial ("Därför ställer vi oss bakom")
+    (r"ställ\w*\s+(?:\w+\s+)?(?:sig|oss|mig)\s+(?:\w+\s+)?bakom", "support", 2),
+    (r"ställ\w*\s+(?:\w+\s+)?(?:sig|oss|mig)\s+(?:\w+\s+)?positiv\w*", "support", 2),
     (r"ser\s+(?:\w+\s+){0,2}positivt\s+på|ser\s+(?:det|detta|dessa)\s+som\s+(?:\w+\s+)?positiv\w*", "support", 2),
     (r"välkomna\w*|välkommet", "support", 2),
     (r"stöd(?:er|jer)|stödja|ger\s+(?:sitt\s+)?stöd", "support", 2),
@@ -56,7 +57,7 @@ CUES = [
     (r"(?:en\s+)?(?:god|bra)\s+idé", "support", 1),
     (r"(?:går|ligger)\s+(?:inte\s+|ej\s+)?i\s+linje\s+med", "support", 1),
     (r"avstyrk\w*", "oppose", 2),
-    (r"motsätt\w*\s+(?:sig|oss)|motsätter", "oppose", 2),
+    (r"motsätt\w*\s+(?:\w+\s+)?(?:sig|oss)|motsätter", "oppose", 2),
     (r"avvisa\w*", "oppose", 2),
     (r"(?:starka\s+|flera\s+)*argument\s+mot", "oppose", 2),
     (r"negativ\w*\s+till|ser\s+negativt", "oppose", 2),

@@ -90,7 +90,8 @@ class Segmenter:
             elif m:  # a numbered answer ("5.3 Tillstyrks", a flattened table row): a paragraph of its own
                 cur = _Block("para", [i])
                 blocks.append(cur)
-            elif at_break and self._short_heading(line, nxt.get(i), lines, p90):
+            elif at_break and self._short_heading(line, nxt.get(i), lines, p90, alone=gaps[i] > typical_gap and (
+                    nxt.get(i) is None or gaps[nxt[i]] > typical_gap)):
                 cur = _Block("heading", [i])
                 blocks.append(cur)
             elif cur is not None and cur.kind != "heading" and (line[:1].islower() or gaps[i] <= typical_gap):
@@ -138,11 +139,17 @@ class Segmenter:
         first = int(m.group("num").split(".")[0])
         return 0 < first <= 30
 
-    def _short_heading(self, line: str, next_i: int | None, lines: list[str], p90: int) -> bool:
+    def _short_heading(self, line: str, next_i: int | None, lines: list[str], p90: int, alone: bool = False) -> bool:
+        """A short capitalised line that is no wrapped sentence; one standing alone between blank lines may
+        also be a question or end on a function word ("Men varför krympa gruppen?", "Ett nytt prov – ja, men")."""
         words = line.split()
         if not (1 <= len(words) <= self.max_heading_words) or not line[:1].isupper():
             return False
-        if re.search(r"[.,;:!?]$", line) or words[-1].lower() in FUNCTION_WORDS:
+        end = re.search(r"[.,;:!?]$", line.rstrip())
+        if end and not (alone and end.group(0) in "?!"):
+            return False
+        if words[-1].lower() in FUNCTION_WORDS and not (  # a lead-in to a list ends on "att" too
+                alone and next_i is not None and lines[next_i][:1].isupper() and not BULLET.match(lines[next_i])):
             return False
         if len(line) > self.heading_width_ratio * p90:
             return False

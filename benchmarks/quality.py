@@ -5,7 +5,9 @@
 Runs `stance evaluate data=all` for the default config (rules: nothing learned, so it is scored as it
 stands) and for the learned parts under both protocols (leave-one-document-out within each corpus,
 leave-one-inquiry-out), reads each run's summary.json and writes one Markdown table per protocol,
-a row per (config, corpus), real and authored apart. Every number is computed by `stance evaluate`.
+a row per (config, corpus), real and authored apart. Then the two further inquiries outside data=all
+(`fardtjanst-blind`, `hogskoleantagning-blind`): the rules as they stand, and each learned config
+trained by `stance train data=all` and scored there. Every number is computed by `stance evaluate`.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ RUNS = [
     ("logreg.v2 + learned linker", "lodo", ["classifier=logreg", "linker=learned"]),
     ("logreg.v2 + learned linker", "loio", ["classifier=logreg", "linker=learned"]),
 ]
+OTHER_INQUIRIES = ("fardtjanst-blind", "hogskoleantagning-blind")
 COLUMNS = [("cells", "n_cells", "d"), ("cell accuracy", "cell_accuracy", ".3f"), ("macro F1", "macro_f1", ".3f"),
            ("stance macro F1 (addressed)", "stance_macro_f1_addressed", ".3f"), ("oppose F1", "oppose_f1", ".3f"),
            ("evidence recall", "evidence_recall", ".3f"), ("link precision", "link_precision", ".3f"),
@@ -65,6 +68,29 @@ def main() -> int:
                 calibration.append(f"| {label} | {summary['protocol']} | {corpus} | {cal['pairs']} | {cal['quoted']} | "
                                    f"{cal['brier']:.4f} | {cal['ece']:.4f} | {cal['pairs_from_first_bin']} | "
                                    f"{cal['ece_from_first_bin']:.3f} |")
+    trained = {}
+    for label, protocol, overrides in RUNS:
+        if protocol == "loio":  # one model per learned config, trained on all three corpora
+            name = "-".join(o.replace("=", "_") for o in overrides)
+            print(f"train {label} on data=all", flush=True)
+            stance(["train", "data=all", f"name={name}", f"paths.models_dir={work / 'models'}",
+                    f"output={work / ('train-' + name)}", *overrides])
+            trained[label] = work / "models" / name
+    other = "trained on data=all (the three corpora above), scored on inquiries it never saw"
+    for corpus in OTHER_INQUIRIES:
+        for label, model in [(RUNS[0][0], None), *trained.items()]:
+            out = work / f"{corpus}-{model.name if model else 'rules'}"
+            print(f"{label} on {corpus} -> {out}", flush=True)
+            stance(["evaluate", f"data={corpus}", f"output={out}", "evaluation.confusion_png=false",
+                    *([f"model={model}"] if model else [])])
+            m = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+            h = {"n_cells": m["n_cells"], "cell_accuracy": m["cell_accuracy"], "macro_f1": m["macro_f1"],
+                 "stance_macro_f1_addressed": m["stance_macro_f1_addressed"], "oppose_f1": m["per_label"]["oppose"]["f1"],
+                 "evidence_recall": m["evidence_recall"], "link_precision": m["linking"]["precision"],
+                 "link_recall": m["linking"]["recall"]}
+            cells = [label, corpus, "authored (blind, then read)"]
+            cells += [format(h[key], fmt) if h.get(key) is not None else "-" for _, key, fmt in COLUMNS]
+            rows.setdefault(other, []).append("| " + " | ".join(cells) + " |")
     head = "| config | corpus | real | " + " | ".join(c for c, _, _ in COLUMNS) + " |"
     lines = ["<!-- written by benchmarks/quality.py: do not edit by hand -->", ""]
     for protocol, table in rows.items():

@@ -152,6 +152,24 @@ def test_artifact_with_another_encoder_or_label_set_is_refused(stance, artifact,
     assert "not a model artifact" in one_line_error(capsys)
 
 
+def test_a_learned_linker_with_the_lexicon_trains_into_an_artifact_that_predict_uses(stance, tmp_path, capsys):
+    """The lexicon learns nothing, its linker does: `stance train linker=learned` writes the linker's
+    weights and the lexicon's settings; predict with the artifact uses the learned linker."""
+    models = tmp_path / "models"
+    assert stance("train", "name=ll", "linker=learned", f"output={tmp_path / 't'}", models=models) == 0
+    art = models / "ll"
+    meta = json.loads((art / "model.json").read_text())
+    assert meta["classifier"] == "lexicon.v2" and set(meta["weights"]) == {"lexicon.json", "linker.json"}
+    assert json.loads((art / "lexicon.json").read_text())["hyperparameters"]["general_score"] == 0.6
+    out = tmp_path / "p"
+    assert stance("predict", f"model={art}", f"input={CORPUS}", f"output={out}", "run.progress=false") == 0
+    assert "p=" in (out / "predictions.jsonl").read_text()  # the learned linker's probability in the reasons
+    spec = json.loads((art / "lexicon.json").read_text())
+    (art / "lexicon.json").write_text(json.dumps({"hyperparameters": {**spec["hyperparameters"], "_target_": "os.system"}}))
+    assert stance("predict", f"model={art}", f"input={CORPUS}", f"output={tmp_path / 'q'}") == 2
+    assert "unknown hyperparameter(s) _target_" in one_line_error(capsys)
+
+
 def test_user_errors_of_train_and_predict_are_one_line(stance, tmp_path, capsys):
     assert stance("train", "classifier=logreg") == 2
     assert "name=" in one_line_error(capsys)

@@ -49,9 +49,9 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     scorer = Scorer.from_config(cfg.evaluation)
     make = lambda: build_classifier(cfg)  # noqa: E731
     probe = make()
-    if not probe.trainable:
-        raise InputError("classifier", f"{type(probe).__name__} learns nothing: train classifier=logreg or "
-                                       f"classifier=finetune")
+    if not probe.learns:
+        raise InputError("classifier", f"{type(probe).__name__} with the {type(probe.linker).__name__} learns "
+                                       f"nothing: train classifier=logreg, classifier=finetune or linker=learned")
     check_requirements(probe, available(cfg.get("embedder")))
     if len(corpus_specs(cfg)) > 1:
         return train_many(cfg, out_dir, final, timer, scorer, make, probe)

@@ -8,12 +8,15 @@ position leaves the rest `none`. Trained classifiers reuse `aggregate` with thei
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 
-from ...records import Catalog, Corpus, Doc, Evidence, Prediction, Proposal, Sentence
-from ...registry import register
+from ...errors import InputError
+from ...files import loads_json, read_text, write_json
+from ...records import STANCES, Catalog, Corpus, Doc, Evidence, Prediction, Proposal, Sentence
+from ...registry import parameters, register
 from ..link import RuleLinker
 from ..cues import FLIP, Cues, Reading, clauses, negated_target, read_cues, read_document_cues
 
@@ -80,6 +83,8 @@ class LexiconClassifier(BaseEstimator):
         several (of one inquiry or many): the last catalog is bound."""
         corpora = as_corpora(corpus)
         self.fit_linker(corpora)
+        self.classes_ = np.asarray(STANCES)
+        self.training_summary_ = {"documents": sorted({lab.doc_id for c in corpora for lab in c.labels})}
         return self.bind(corpora[-1].catalog, corpora[-1].proposal_vectors)
 
     def fit_linker(self, corpora: list[Corpus]) -> None:
@@ -92,6 +97,45 @@ class LexiconClassifier(BaseEstimator):
             from ..link_training import train_linker
 
             train_linker(self.linker_, corpora)
+
+    # -- artifacts: the lexicon learns nothing, so its file holds its settings (the linker saves its own)
+    def save(self, directory) -> dict:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        write_json({"hyperparameters": self.hyperparameters()}, directory / "lexicon.json")
+        return {"weights": ["lexicon.json"]}
+
+    @classmethod
+    def load(cls, directory, linker=None, **overrides) -> "LexiconClassifier":
+        _, hyper = cls.read_spec(Path(directory) / "lexicon.json")
+        clf = cls(linker=linker, **{**hyper, **overrides})
+        clf.classes_ = np.asarray(STANCES)
+        return clf
+
+    def hyperparameters(self) -> dict:
+        return {k: v for k, v in self.get_params(deep=False).items() if k != "linker"}
+
+    @classmethod
+    def read_spec(cls, path) -> tuple[dict, dict]:
+        """(spec, hyperparameters) of a saved model's JSON spec (features.json, finetune.json).
+
+        The spec comes from an artifact someone else may have made: the hyperparameters must be
+        parameters of this class, each a plain JSON value (no mapping that could name a component).
+        """
+        spec = loads_json(read_text(path, MAX_SPEC_BYTES))
+        if not isinstance(spec, dict) or not isinstance(spec.get("hyperparameters"), dict):
+            raise InputError(path, "not a model spec (no 'hyperparameters' mapping)")
+        hyper = spec["hyperparameters"]
+        allowed = set(parameters(cls)) - {"linker"}
+        unknown = sorted(k for k in hyper if k not in allowed)
+        if unknown:
+            raise InputError(path, f"unknown hyperparameter(s) {', '.join(map(str, unknown))} for "
+                                   f"{cls.component} (it takes {', '.join(sorted(allowed))})")
+        nested = sorted(k for k, v in hyper.items() if not _plain(v))
+        if nested:
+            raise InputError(path, f"hyperparameter(s) {', '.join(nested)} must be plain values (numbers, "
+                                   f"strings, lists of them)")
+        return spec, hyper
 
     def predict(self, doc: Doc) -> list[Prediction]:
         cues = read_document_cues(doc.sentences)
@@ -319,3 +363,12 @@ class LexiconClassifier(BaseEstimator):
 def _evidence(s: Sentence, link="") -> Evidence:
     why = link if isinstance(link, str) else getattr(link, "why", "") or "a trained classifier's reading"
     return Evidence(text=s.text, start=s.start, end=s.end, why=why)
+
+
+MAX_SPEC_BYTES = 50_000_000  # features.json holds the feature vocabulary: a few hundred kB
+
+
+def _plain(value) -> bool:
+    if isinstance(value, list):
+        return all(v is None or isinstance(v, (bool, int, float, str)) for v in value)
+    return value is None or isinstance(value, (bool, int, float, str))

@@ -19,9 +19,7 @@ import numpy as np
 
 from ...errors import InputError
 from ...evidence import gold_links
-from ...files import loads_json, read_text
 from ...records import STANCES, Corpus, Doc, Prediction
-from ...registry import parameters
 from ..cues import Reading, read_document_cues
 from .features import NONE, DocPairs, candidate_pairs, eligible
 from .lexicon import LexiconClassifier, as_corpora
@@ -163,37 +161,3 @@ class TrainableClassifier(LexiconClassifier):
     def _check_fitted(self) -> None:
         if not hasattr(self, "classes_"):
             raise RuntimeError(f"{type(self).__name__} is not trained: run `stance train` or pass model=<artifact>")
-
-    def hyperparameters(self) -> dict:
-        return {k: v for k, v in self.get_params(deep=False).items() if k != "linker"}
-
-    @classmethod
-    def read_spec(cls, path) -> tuple[dict, dict]:
-        """(spec, hyperparameters) of a saved model's JSON spec (features.json, finetune.json).
-
-        The spec comes from an artifact someone else may have made: the hyperparameters must be
-        parameters of this class, each a plain JSON value (no mapping that could name a component).
-        """
-        spec = loads_json(read_text(path, MAX_SPEC_BYTES))
-        if not isinstance(spec, dict) or not isinstance(spec.get("hyperparameters"), dict):
-            raise InputError(path, "not a model spec (no 'hyperparameters' mapping)")
-        hyper = spec["hyperparameters"]
-        allowed = set(parameters(cls)) - {"linker"}
-        unknown = sorted(k for k in hyper if k not in allowed)
-        if unknown:
-            raise InputError(path, f"unknown hyperparameter(s) {', '.join(map(str, unknown))} for "
-                                   f"{cls.component} (it takes {', '.join(sorted(allowed))})")
-        nested = sorted(k for k, v in hyper.items() if not _plain(v))
-        if nested:
-            raise InputError(path, f"hyperparameter(s) {', '.join(nested)} must be plain values (numbers, "
-                                   f"strings, lists of them)")
-        return spec, hyper
-
-
-MAX_SPEC_BYTES = 50_000_000  # features.json holds the feature vocabulary: a few hundred kB
-
-
-def _plain(value) -> bool:
-    if isinstance(value, list):
-        return all(v is None or isinstance(v, (bool, int, float, str)) for v in value)
-    return value is None or isinstance(value, (bool, int, float, str))

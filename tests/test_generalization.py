@@ -383,3 +383,38 @@ def test_a_lead_in_to_a_list_is_no_heading():
 ])
 def test_inverted_word_order_and_an_adverb_inside_a_position(text, expected):
     only(stances(text), munhalsoregister=expected)
+
+
+# -- found on a third blind inquiry (kulturmiljo-blind), written afresh for the synthetic one ------------------
+
+@pytest.mark.parametrize("text,expected", [
+    ("Nämnden anser att förslaget om ett nationellt register över munhälsobedömningar inte bör genomföras.", "oppose"),
+    ("Förslaget om ett nationellt register över munhälsobedömningar bör strykas.", "oppose"),
+    ("Om registret över munhälsobedömningar har föreningen ingen bestämd uppfattning.", "neutral"),
+    ("Att ett nationellt register över munhälsobedömningar inrättas är helt rätt.", "support"),
+    ("Föreningen delar utredningens grundsyn när det gäller ett nationellt register över munhälsobedömningar.",
+     "support"),
+])
+def test_subordinate_negation_striking_no_settled_view_and_plain_approval(text, expected):
+    only(stances(text), munhalsoregister=expected)
+
+
+def test_a_written_reservation_in_the_first_person_is_not_the_bodys_position():
+    raw = ("Beslut\n\nKommunstyrelsen beslutar att tillstyrka förslaget om ett nationellt register över "
+           "munhälsobedömningar.\n\nSkriftlig reservation\n\nPer Ek (L): Kommunen borde ha avstyrkt förslaget om "
+           "ett nationellt register. Jag reserverar mig mot beslutet.\n")
+    only(stances(raw), munhalsoregister="support")
+
+
+def test_the_respondents_view_by_its_own_reckoning_is_kept_as_evidence():
+    raw = ("5.3 Tandhygienister i hemtjänsten\n\nKommunen avstyrker förslaget. Enligt kommunens mening bör "
+           "hembesöken i stället göras av folktandvården. Besöken tar tid.\n")
+    linked, _ = linked_texts(raw, "tandhygienist-hemtjanst")
+    assert "Enligt kommunens mening bör hembesöken i stället göras av folktandvården." in linked
+    assert "Besöken tar tid." not in linked
+
+
+def test_a_short_object_is_the_proposal_the_paragraph_just_named():
+    raw = ("Mest diskussion väckte förslaget om ett nationellt register över munhälsobedömningar. Många "
+           "medlemmar är oroliga för integriteten. Vi anser att förslaget om registret bör strykas.\n")
+    only(stances(raw), munhalsoregister="oppose")

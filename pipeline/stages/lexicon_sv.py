@@ -19,17 +19,19 @@ PHRASES = [
     (r"ser\s+inga\s+hinder|har\s+inget\s+emot", "support", 1),
     (r"tar\s+(?:\w+\s+)?(?:inte|ej)\s+(?:heller\s+)?(?:ställning|någon\s+ställning)|avstår\s+(?:\w+\s+)?från\s+att\s+(?:yttra|ta\s+ställning|"
      r"lämna\s+synpunkter)", "neutral", 2),
-    (r"(?:(?:har|lämnar)\s+)?(?:inga|inte\s+några)\s+(?:synpunkter|kommentarer)|ingen\s+(?:uppfattning|åsikt)", "neutral", 2),
+    (r"(?:(?:har|lämnar)\s+)?(?:inga|inte\s+några)\s+(?:synpunkter|kommentarer)|ingen\s+(?:\w+\s+)?(?:uppfattning|åsikt)", "neutral", 2),
     (r"inte\s+(?:\w+\s+){0,2}(?:medföra|leda\s+till|bidra\s+till|ge|innebära)\s+(?:\w+\s+)?(?:bättre|ökad\w*|förbättr\w*)", "oppose", 1),
     (r"att\s+föredra\s+(?:framför|före)", "oppose", 1),
     (r"kan\s+(?:\w+\s+)?inte\s+ställa\s+(?:sig|oss)\s+bakom", "oppose", 2),
     # Stance toward the inquiry itself, also as reported by others ("enligt SKR bör förslaget inte genomföras").
     (r"(?:till\s+skillnad\s+från|i\s+motsats\s+till)\s+(?:utredningen|utredaren|betänkandet|förslaget)", "oppose", 2),
-    (r"förslag\w*\s+(?:\w+\s+)?(?:bör|ska|skall|måste)\s+(?:inte|ej)\s+(?:\w+\s+)?(?:genomföras|införas|antas|"
-     r"läggas\s+till\s+grund)", "oppose", 2),
+    # main clause "förslaget bör inte genomföras", subordinate "(anser att) förslaget inte bör genomföras"
+    (r"förslag\w*\s+(?:[\w-]+\s+){0,8}?(?:(?:bör|ska|skall|måste)\s+(?:inte|ej)|(?:inte|ej)\s+(?:bör|ska|skall|måste))\s+"
+     r"(?:\w+\s+)?(?:genomföras|införas|antas|läggas\s+till\s+grund)", "oppose", 2),
+    (r"(?:bör|ska|måste)\s+(?:därför\s+|helt\s+)?(?:strykas|utgå|avslås|dras\s+tillbaka|skrotas)\b", "oppose", 2),
     (r"(?:bör|ska|skall|måste)\s+förslag\w*\s+(?:[\w-]+\s+){0,8}?(?:inte|ej)\s+(?:\w+\s+)?(?:genomföras|införas|antas)",
      "oppose", 2),
-    (r"förslag\w*\s+(?:\w+\s+)?(?:bör|ska|skall|måste)\s+(?:\w+\s+)?(?:genomföras|införas|antas|"
+    (r"förslag\w*\s+(?:(?!inte\b|ej\b)\w+\s+)?(?:bör|ska|skall|måste)\s+(?:\w+\s+)?(?:genomföras|införas|antas|"
      r"läggas\s+till\s+grund)", "support", 2),
     (r"(?:bör|ska|skall|måste)\s+förslag\w*\s+(?:[\w-]+\s+){0,8}?(?:genomföras|införas|antas)", "support", 2),
     (r"säger\s+nej\s+till", "oppose", 2),
@@ -49,10 +51,12 @@ CUES = [
     (r"ser\s+(?:\w+\s+){0,2}positivt\s+på|ser\s+(?:det|detta|dessa)\s+som\s+(?:\w+\s+)?positiv\w*", "support", 2),
     (r"välkomna\w*|välkommet", "support", 2),
     (r"stöd(?:er|jer)|stödja|ger\s+(?:sitt\s+)?stöd", "support", 2),
-    (r"delar\s+(?:\w+\s+){0,3}(?:bedömning\w*|uppfattning\w*|slutsats\w*|synen|analys\w*|ställningstagande\w*)", "support", 2),
+    (r"delar\s+(?:\w+\s+){0,3}(?:bedömning\w*|uppfattning\w*|slutsats\w*|synen|analys\w*|ställningstagande\w*|"
+     r"grundsyn\w*|synsätt\w*|utgångspunkt\w*)", "support", 2),
     (r"håller\s+med", "support", 2),
     (r"bifaller\s+(?:utredningens|förslag)", "support", 2),
-    (r"(?:är|vore|blir)\s+(?:\w+\s+)?(?:positiv\w*|bra|angelägen\w*|välkommen|nödvändig\w*)", "support", 1),
+    (r"(?:är|vore|blir)\s+(?:\w+\s+)?(?:positiv\w*|bra|angelägen\w*|välkommen|nödvändig\w*|rätt|riktigt|rimligt|"
+     r"klokt|utmärkt)\b", "support", 1),
     (r"positiv\w*\s+till", "support", 1),
     (r"(?:en\s+)?(?:god|bra)\s+idé", "support", 1),
     (r"(?:går|ligger)\s+(?:inte\s+|ej\s+)?i\s+linje\s+med", "support", 1),
@@ -158,8 +162,9 @@ CONTRASTIVE_OPENING = re.compile(r"(?:^\s*(?:medan|även\s+om|trots\s+att|samtid
 
 # A member's motion or reservation in minutes ("NN (V) yrkar att …", "reserverar sig mot beslutet"), or
 # the headings they stand under: not the body's position.
-MOTION = re.compile(r"\b(?:yrkar|yrkade|yrkandet|reserverar\s+sig|reserverade\s+sig)\b", re.I)
-MOTION_HEADINGS = re.compile(r"^(?:yrkanden?|reservation(?:er)?|särskilt\s+yttrande|protokollsanteckning\w*)\b", re.I)
+MOTION = re.compile(r"\b(?:yrkar|yrkade|yrkandet|ändringsyrkande\w*|reserver(?:ar|ade)\s+(?:sig|mig|oss))\b", re.I)
+MOTION_HEADINGS = re.compile(r"^(?:(?:skriftlig|muntlig)\s+)?(?:yrkanden?|reservation(?:er)?)\b|^(?:särskilt\s+yttrande|"
+                             r"protokollsanteckning\w*|propositionsordning)\b", re.I)
 
 # Proposals phrased as "X should not be introduced": arguing against X supports them.
 NEGATED_TARGET = re.compile(
@@ -212,7 +217,8 @@ tillstyrker avstyrker anser instämmer stödjer stöder välkomnar motsätter me
 # even when it carries no position for or against.
 VIEW = re.compile(r"^(?:[\w.\-–]+\s+){0,5}?(?:anser|menar|bedömer|vill|förordar|efterfrågar|understryker|betonar|"
                   r"framhåller|önskar|påpekar|tycker|föreslår|förespråkar|ifrågasätter|saknar|ser\s+(?:behov|gärna))\b|"
-                  r"\b(?:önskas|efterfrågas|förordas|eftersträvas)\b", re.I)
+                  r"\b(?:önskas|efterfrågas|förordas|eftersträvas)\b|^\s*enligt\s+(?:vår|min|\w+s)\s+(?:mening|uppfattning|"
+                  r"bedömning)\b|\b(?:det\s+är\s+)?vår\s+(?:uppfattning|bedömning|mening)\s+(?:är\s+)?att\b", re.I)
 
 # A verdict: a line "5.3 Tillstyrks" or a flattened table row "6.4 Register Avstyrker" is an answer, not a heading.
 VERDICT = re.compile(r"\b(?:tillstyrk\w*|avstyrk\w*|instämm\w*|stöd(?:s|er|jer)|godta\w*|avvisa\w*|"

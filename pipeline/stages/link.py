@@ -111,8 +111,13 @@ class RuleLinker(BaseEstimator):
         own: dict[int, tuple[float, str]] = {int(j): (1.0, "section number in the sentence")
                                              for j in np.flatnonzero(x[:, _F["section"]])}
         ambiguous: list[list[int]] = []  # proposals one object phrase fits about equally well
+        before = set(np.flatnonzero(x[:, _F["named_before"]]))
         for row in (sig.objects[i] if sig.objects else ()):
             if row.max(initial=0.0) < self.min_object:
+                # a short object that fits what the paragraph has just named ("förslaget om X" after a fuller mention)
+                for j in before:
+                    if row[j] > 0 and row[j] >= self.relative * row.max():
+                        own.setdefault(int(j), (float(row[j]), "named after 'förslaget om', as just before"))
                 continue
             z = (row - row.mean()) / (row.std() + 1e-6)
             fits = [int(j) for j in np.flatnonzero((row >= self.relative * row.max()) & (z >= 1.0))]
@@ -145,8 +150,8 @@ class RuleLinker(BaseEstimator):
         if x[0, _F["bare_verdict"]] and context and own and all(why.startswith("the proposal's words")
                                                                for _, why in own.values()):
             own = {j: v for j, v in own.items() if j in context}  # "tillstyrker förslaget" under its heading
-        for fits in ambiguous:  # a phrase that fits several proposals: the ones its context names
-            agree = [j for j in fits if j in context]
+        for fits in ambiguous:  # a phrase that fits several proposals: the ones its context names, else the one
+            agree = [j for j in fits if j in context] or [j for j in fits if j in before]  # just discussed
             if agree:
                 own = {j: v for j, v in own.items() if j in agree or j not in fits}
         return [("own", own), ("context", numbered), ("context", previous or heading), ("weak", weak)]

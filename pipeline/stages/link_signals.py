@@ -27,15 +27,16 @@ FEATURES = (
     "lex", "lex_z", "lex_top", "shares_word", "clause_lex", "clause_z", "object_lex", "object_z", "section", "group", "emb_z",
     "emb_top",
     "heading", "heading_section", "heading_lex", "label", "previous", "anaphoric", "position", "about", "normative",
-    "description", "general", "shared", "strong", "voiced", "bare_verdict",
+    "description", "general", "shared", "strong", "voiced", "bare_verdict", "named_before",
 )
-# "förslaget om X": X names the proposal — unless "om" opens a condition ("förslaget om rådet inordnas").
+# "förslaget om X": X names the proposal — unless "om" opens a condition ("förslaget om rådet inordnas"; but
+# "förslaget om X bör strykas" is the proposal: a modal before the passive).
 # A topic phrase ("När det gäller X, …", "Beträffande X …") names it for the whole sentence too.
 _OBJECT = re.compile(r"(?:\b(?:förslag(?:et|en)?|möjligheten|kravet|lagkravet)\s+(?:om|att|till|gällande|avseende|rörande|"
                      r"kring|med|för|på)|\bbedömning(?:en|arna)?\s+(?:om|gällande|avseende|rörande|kring)|"
                      r"\b(?:när\s+det\s+gäller|vad\s+(?:gäller|avser)|beträffande|angående|i\s+fråga\s+om|"
                      r"när\s+det\s+kommer\s+till))\s+"
-                     r"(?!(?:\w+\s+){0,3}\w{2,}(?:as|förs|ges|tas|ds)\b)(.{3,160}?)"
+                     r"(?!(?:(?!(?:bör|ska|skall|måste|kan)\s)\w+\s+){0,3}\w{2,}(?:as|förs|ges|tas|ds)\b)(.{3,160}?)"
                      r"(?=[,;.]|\s+men\s|\s+(?:kommer|skulle|riskerar|kan\s+komma|ser|anser|delar|tillstyrker|avstyrker|"
                      r"välkomnar|instämmer|stöder|stödjer)\s|\s+och\s+(?:\w+\s+)?(?:avstyrk|tillstyrk|instämm|stöd|ställer\s|anser\s|vill\s|menar\s|"
                      r"kräver\s|efterfrågar\s|förordar\s|välkomnar\s|motsätter\s)|$)",
@@ -183,8 +184,10 @@ def compute(sentences: list[Sentence], matcher: CatalogMatcher, cues, sentence_v
                 x[i, :, col["label"]], label_text[i] = label_links[s.block]
         anaphoric = bool(_ANAPHOR.search(s.text) or _refers_back(s.text, prev_text, speaker)) and not obj_text[i]
         x[i, :, col["anaphoric"]] = float(anaphoric)
-        if s.block == prev_block and anaphoric:
-            x[i, :, col["previous"]] = prev_direct
+        if s.block == prev_block:
+            x[i, :, col["named_before"]] = prev_direct  # what the paragraph was about just before
+            if anaphoric:
+                x[i, :, col["previous"]] = prev_direct
         # what the next sentence's "förslaget" can refer back to: what this one names surely
         direct = ((lex[i] >= STRONG_LEX) & (lex_z[i] >= min_z)) | (x[i, :, col["section"]] > 0) | (
             (obj[i] >= 0.25) & (x[i, :, col["object_z"]] >= 1.0)) | (x[i, :, col["label"]] > 0)

@@ -263,13 +263,16 @@ GENERAL = set("""
 bedömer bedömning behöver bättre eller finns fram förslag genom införas införs inom inrättas inte leda lämna
 mellan möjlighet redan regeringen stärka stärkas stärkt stöd stödja särskilda till uppdrag utredningen vara även
 över register distribution kunna
-""".split())
+andra annat dess efter emot enbart endast exempel från förs någon något minst nytt stort stället särskild särskilt
+tydligare under utan vilka vill villkor övriga ställa riskerar genomföras bedömningen krav kraven kravet
+kommunen länsstyrelsen avgifter kostnaderna konsekvensanalysen kraft
+""".split())  # Swedish and remiss words that catalogs use too (the last line: generic public-administration words)
 
 
 def catalog_words() -> set[str]:
     words = set()
-    for corpus in ("sou-2024-72", "dricksvatten-authored", "sou-2024-72-authored"):
-        doc = yaml.safe_load((ROOT / "data" / corpus / "proposals.yaml").read_text(encoding="utf-8"))
+    for catalog in sorted((ROOT / "data").glob("*/proposals.yaml")):  # every inquiry we hold, blind ones too
+        doc = yaml.safe_load(catalog.read_text(encoding="utf-8"))
         for p in doc["proposals"]:
             for text in (p["title"], p["summary"], doc.get("title", ""), *(p.get("aliases") or [])):
                 words |= {w.lower() for w in re.findall(r"[A-Za-zÅÄÖåäöé]+", text) if len(w) >= 4}

@@ -141,7 +141,7 @@ class Segmenter:
 
     def _short_heading(self, line: str, next_i: int | None, lines: list[str], p90: int, alone: bool = False) -> bool:
         """A short capitalised line that is no wrapped sentence; one standing alone between blank lines may
-        also be a question or end on a function word ("Men varför krympa gruppen?", "Ett nytt prov – ja, men")."""
+        also be a question or end on a function word ("Vad händer sedan?", "Ett nytt system – ja, men")."""
         words = line.split()
         if not (1 <= len(words) <= self.max_heading_words) or not line[:1].isupper():
             return False

@@ -265,7 +265,8 @@ mellan möjlighet redan regeringen stärka stärkas stärkt stöd stödja särsk
 över register distribution kunna
 andra annat dess efter emot enbart endast exempel från förs någon något minst nytt stort stället särskild särskilt
 tydligare under utan vilka vill villkor övriga ställa riskerar genomföras bedömningen krav kraven kravet
-kommunen länsstyrelsen avgifter kostnaderna konsekvensanalysen kraft
+kommunen länsstyrelsen avgifter kostnaderna konsekvensanalysen kraft alla avsnitt före förutsättning håller
+finansieras praktiken
 """.split())  # Swedish and remiss words that catalogs use too (the last line: generic public-administration words)
 
 

@@ -266,7 +266,7 @@ mellan möjlighet redan regeringen stärka stärkas stärkt stöd stödja särsk
 andra annat dess efter emot enbart endast exempel från förs någon något minst nytt stort stället särskild särskilt
 tydligare under utan vilka vill villkor övriga ställa riskerar genomföras bedömningen krav kraven kravet
 kommunen länsstyrelsen avgifter kostnaderna konsekvensanalysen kraft alla avsnitt före förutsättning håller
-finansieras praktiken
+finansieras praktiken eftersom saknar vilket radio
 """.split())  # Swedish and remiss words that catalogs use too (the last line: generic public-administration words)
 
 
@@ -422,3 +422,14 @@ def test_a_short_object_is_the_proposal_the_paragraph_just_named():
     raw = ("Mest diskussion väckte förslaget om ett nationellt register över munhälsobedömningar. Många "
            "medlemmar är oroliga för integriteten. Vi anser att förslaget om registret bör strykas.\n")
     only(stances(raw), munhalsoregister="oppose")
+
+
+# -- found on a fifth blind inquiry (spelmarknad-blind), written afresh for the synthetic one ------------------
+
+def test_the_assessments_a_reason_cites_are_not_the_object_of_the_position():
+    raw = ("Förbundet motsätter sig förslaget om ett nationellt register över munhälsobedömningar, eftersom "
+           "kostnaderna enligt de bedömningar vi har gjort blir för höga för kommunerna.\n")
+    only(stances(raw), munhalsoregister="oppose")
+    # the inquiry's proposals as the object are still general
+    result = stances("Förbundet tillstyrker utredningens förslag, eftersom de stärker munhälsan.\n")
+    assert set(result.values()) == {"support"}

@@ -167,8 +167,9 @@ def read_cues(sentence: Sentence) -> Cues:
     if _motion(sentence):
         c.description = True  # a member's motion or reservation in the minutes: not the body's position
     c.voiced = bool(lex.VIEW.search(text)) and not c.description
+    first_cue = min((pos for pos, _, _ in events), default=0)
     if (c.has_position and not c.risk or c.support or c.oppose) and (
-            _wide_object(text) or lex.GROUP_OBJECT.search(text)):
+            _wide_object(text, first_cue) or lex.GROUP_OBJECT.search(text)):
         # A position on the inquiry or a group of its proposals; without one ("inga synpunkter på övriga
         # förslag") a blanket line that leaves them `none`.
         c.general = True
@@ -217,13 +218,25 @@ def _describes(text: str) -> bool:
     return bool(lex.DESCRIPTION_START.search(text) and lex.DESCRIPTION_VERBS.search(text))
 
 
-def _wide_object(text: str) -> bool:
+def _wide_object(text: str, first_cue: int = 0) -> bool:
     """The sentence speaks of the inquiry as a whole or of the rest of it — but "I övrigt tillstyrker
-    kommunen förslaget" means otherwise *this* proposal, not the rest."""
-    wide = [m.group(0) for m in lex.GENERAL_OBJECT.finditer(text)]
+    kommunen förslaget" means otherwise *this* proposal, not the rest, and the assessments a reason
+    cites ("avstyrker förslaget om X, eftersom intäkterna enligt de bedömningar vi fått …") are not its
+    object."""
+    wide = [m.group(0) for m in lex.GENERAL_OBJECT.finditer(text) if not _in_a_reason(text, m.start(), first_cue)]
     if wide and all(lex.REST_ADVERBIAL.fullmatch(w) for w in wide):
         return not lex.ONE_PROPOSAL.search(text)
     return bool(wide)
+
+
+def _in_a_reason(text: str, at: int, first_cue: int) -> bool:
+    """Whether position `at` stands in a source ("enligt …") or in a reason given after the position
+    ("…, eftersom …")."""
+    before = text[:at].lower()
+    if re.search(r"\benligt\s+$", before):
+        return True
+    reason = lex.CAUSAL.search(before, first_cue)
+    return first_cue < at and reason is not None
 
 
 def mentions(text: str) -> list[tuple[int, int]]:

@@ -5,6 +5,8 @@
     config.yaml         the resolved config of the training run (components by registered name)
     weights.safetensors + features.json      (logreg: coef_, intercept_, classes_, feature spec)
     model/ + finetune.json                   (finetune: save_pretrained safetensors, tokenizer)
+    lexicon.json                             (lexicon: its settings; it learns nothing, its linker may)
+    linker.json                              (a learned linker: coefficients over named link signals)
     metrics.json, cv_predictions.jsonl, MODEL_CARD.md
 
 Nothing is pickled and every component is resolved through the registry: loading an artifact runs

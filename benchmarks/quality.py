@@ -20,6 +20,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from pipeline.evaluation.summary import corpus_headline  # noqa: E402  (one headline for summary.json and here)
 RUNS = [
     ("rules (default: lexicon.v2 + rules.v1)", "no training", []),
     ("learned linker (learned.v1) + lexicon", "lodo", ["linker=learned"]),
@@ -84,11 +86,7 @@ def main() -> int:
             print(f"{label} on {corpus} -> {out}", flush=True)
             stance(["evaluate", f"data={corpus}", f"output={out}", "evaluation.confusion_png=false",
                     *([f"model={model}"] if model else [])])
-            m = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
-            h = {"n_cells": m["n_cells"], "cell_accuracy": m["cell_accuracy"], "macro_f1": m["macro_f1"],
-                 "stance_macro_f1_addressed": m["stance_macro_f1_addressed"], "oppose_f1": m["per_label"]["oppose"]["f1"],
-                 "evidence_recall": m["evidence_recall"], "link_precision": m["linking"]["precision"],
-                 "link_recall": m["linking"]["recall"]}
+            h = corpus_headline(json.loads((out / "metrics.json").read_text(encoding="utf-8")))
             cells = [label, corpus, "authored, blind, not read" if corpus in UNREAD else "authored (blind, then read)"]
             cells += [format(h[key], fmt) if h.get(key) is not None else "-" for _, key, fmt in COLUMNS]
             rows.setdefault(other, []).append("| " + " | ".join(cells) + " |")

@@ -23,7 +23,7 @@ from ..core.cv import CV_PROTOCOL, LOIO_PROTOCOL, cross_validate, leave_one_inqu
 from ..core.provenance import Timer, encoder_line, manifest
 from ..errors import InputError
 from ..evaluation import HeldOutLinks, Scorer
-from ..evaluation.summary import corpus_table, format_summary, write_metrics
+from ..evaluation.summary import corpus_headline, corpus_table, format_summary, write_metrics
 from ..files import atomic_write, write_json
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
         run_dir = out_dir if single else out_dir / ld.name
         results[ld.name] = _write_run(cfg, specs[k], run_dir, timer, ld, preds[k], metrics, info, artifact)
     if not single:
-        summary = {"protocol": extra[0]["protocol"], "corpora": {n: _headline(m) for n, m in results.items()}}
+        summary = {"protocol": extra[0]["protocol"], "corpora": {n: corpus_headline(m) for n, m in results.items()}}
         write_json(summary, out_dir / "summary.json")
         table = corpus_table(results)
         atomic_write(out_dir / "summary.md", table + "\n")
@@ -131,15 +131,6 @@ def _write_run(cfg, spec, run_dir: Path, timer, ld: Loaded, preds, metrics: dict
         for doc_id, f in extra["folds"].items():
             print(f"  {doc_id}: {f['cell_accuracy']:.3f}")
     return full
-
-
-def _headline(m: dict) -> dict:
-    link = m.get("linking") or {}
-    return {"real": m.get("real"), "protocol": m.get("protocol"), "n_cells": m["n_cells"],
-            "cell_accuracy": m["cell_accuracy"], "macro_f1": m["macro_f1"],
-            "stance_macro_f1_addressed": m["stance_macro_f1_addressed"], "oppose_f1": m["per_label"]["oppose"]["f1"],
-            "evidence_recall": m["evidence_recall"], "link_precision": link.get("precision"),
-            "link_recall": link.get("recall")}
 
 
 def _pooled_for_sweeps(results: dict, metric) -> dict:

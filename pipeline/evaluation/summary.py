@@ -128,6 +128,16 @@ def _confusion_lines(confusion: dict) -> list[str]:
     return lines
 
 
+def corpus_headline(m: dict) -> dict:
+    """The numbers summary.json keeps per corpus, from one corpus' metrics."""
+    link = m.get("linking") or {}
+    return {"real": m.get("real"), "protocol": m.get("protocol"), "n_cells": m["n_cells"],
+            "cell_accuracy": m["cell_accuracy"], "macro_f1": m["macro_f1"],
+            "stance_macro_f1_addressed": m["stance_macro_f1_addressed"], "oppose_f1": m["per_label"]["oppose"]["f1"],
+            "evidence_recall": m["evidence_recall"], "link_precision": link.get("precision"),
+            "link_recall": link.get("recall")}
+
+
 def corpus_table(results: dict[str, dict]) -> str:
     """One Markdown row per corpus (real and authored apart, never pooled)."""
     head = ["corpus", "real", "protocol", "cells", "cell accuracy", "macro F1", "stance macro F1 (addressed)",

@@ -166,14 +166,11 @@ MOTION = re.compile(r"\b(?:yrkar|yrkade|yrkandet|ändringsyrkande\w*|reserver(?:
 MOTION_HEADINGS = re.compile(r"^(?:(?:skriftlig|muntlig)\s+)?(?:yrkanden?|reservation(?:er)?)\b|^(?:särskilt\s+yttrande|"
                              r"protokollsanteckning\w*|propositionsordning)\b", re.I)
 
-# Proposals phrased as "X should not be introduced": arguing against X supports them.
-NEGATED_TARGET = re.compile(
-    r"\b(?:bör|ska|skall)\s+(?:inte|ej)\s+(?:införas|genomföras|inrättas|tillåtas|ges)\b|^(?:inga|ingen|inget)\b", re.I
-)
-# A sentence that restates a negatively phrased proposal ("4.5 Det bör inte införas X Tillstyrks") takes its
-# position on it as phrased.
-RESTATED_NEGATION = re.compile(r"\b(?:bör|ska|skall)\s+(?:inte|ej)\s+(?:införas|genomföras|inrättas|tillåtas|ges)\b",
-                               re.I)
+# Proposals phrased as "X should not be introduced": arguing against X supports them. A sentence that
+# restates such a title ("4.5 Det bör inte införas X  Tillstyrks") takes its position on it as phrased.
+_SHOULD_NOT = r"\b(?:bör|ska|skall)\s+(?:inte|ej)\s+(?:införas|genomföras|inrättas|tillåtas|ges)\b"
+NEGATED_TARGET = re.compile(_SHOULD_NOT + r"|^(?:inga|ingen|inget)\b", re.I)
+RESTATED_NEGATION = re.compile(_SHOULD_NOT, re.I)
 # A sentence about the proposal itself, not about the action it concerns.
 PROPOSAL_REFERENCE = re.compile(r"\b(?:förslag\w*|bedömning\w*|utredningens|ställningstagande\w*)\b", re.I)
 

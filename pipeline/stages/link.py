@@ -185,16 +185,14 @@ def showing(links: list[dict[str, Link]], cues: list) -> list[dict[str, Link]]:
     where the strongest says no more than a lean, the sentences without one are background. Hedges
     and the respondent's stated views ("Nämnden anser att …") are kept. What is dropped could not
     change the lexicon's decision, which the strongest readings carry."""
-    strength = []
-    for c in cues:
-        stance, weight = c.polarity()
-        strength.append(2 if weight >= 2 else 1 if stance else 0)
+    readings = [c.polarity() for c in cues]
+    strength = [2 if weight >= 2 else 1 if stance else 0 for stance, weight in readings]
     best: dict[str, int] = {}
     for i, ln in enumerate(links):
         for pid in ln:
             best[pid] = max(best.get(pid, 0), strength[i])
     return [{pid: link for pid, link in ln.items()
-             if strength[i] >= best[pid] or cues[i].voiced or cues[i].polarity()[0] == "mixed"
+             if strength[i] >= best[pid] or cues[i].voiced or readings[i][0] == "mixed"
              or (strength[i] and cues[i].about_proposal)}
             for i, ln in enumerate(links)]
 

@@ -91,8 +91,6 @@ class _Cursor:
         return out
 
 
-
-
 def read_bundle(path) -> Bundle:
     """Parse the header, vocabulary, normalisation map and tensor directory (tensor data stays on disk)."""
     path = Path(path)

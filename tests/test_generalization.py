@@ -433,3 +433,57 @@ def test_the_assessments_a_reason_cites_are_not_the_object_of_the_position():
     # the inquiry's proposals as the object are still general
     result = stances("Förbundet tillstyrker utredningens förslag, eftersom de stärker munhälsan.\n")
     assert set(result.values()) == {"support"}
+
+
+# -- common remiss verdicts beyond the first classes ------------------------------------------------------
+
+@pytest.mark.parametrize("text,expected", [
+    ("Förbundet tar bestämt avstånd från ett nationellt register över munhälsobedömningar.", "oppose"),
+    ("Nämnden vänder sig mot att ett nationellt register över munhälsobedömningar inrättas.", "oppose"),
+    ("Vi avråder från ett nationellt register över munhälsobedömningar.", "oppose"),
+    ("Föreningen riktar skarp kritik mot registret över munhälsobedömningar.", "oppose"),
+    ("Länsstyrelsen har svårt att se nyttan med ett nationellt register över munhälsobedömningar.", "oppose"),
+    ("Myndigheten menar att ett nationellt register över munhälsobedömningar går alltför långt.", "oppose"),
+    ("Kommunen anser att det nationella registret över munhälsobedömningar bör utredas vidare.", "oppose"),
+    ("Regionen har ingen invändning mot ett nationellt register över munhälsobedömningar.", "support"),
+    ("Stiftelsen ansluter sig till förslaget om ett nationellt register över munhälsobedömningar.", "support"),
+    ("Nämnden ser ett tydligt behov av ett nationellt register över munhälsobedömningar.", "support"),
+    ("Förslaget om ett nationellt register över munhälsobedömningar är enligt nämnden väl avvägt.", "support"),
+    ("Registret över munhälsobedömningar är ett steg i rätt riktning.", "support"),
+    ("Kommunen anser att förslaget om ett nationellt register över munhälsobedömningar bör genomföras.", "support"),
+])
+def test_common_verdicts_of_remiss_prose(text, expected):
+    assert stances(text)["munhalsoregister"] == expected
+
+
+def test_a_negated_opinion_verb_negates_its_clause():
+    raw = "Förbundet anser inte att registret över munhälsobedömningar är tillräckligt underbyggt."
+    assert stances(raw)["munhalsoregister"] == "oppose"
+
+
+def test_what_a_doubt_is_about_is_not_asserted():
+    raw = "Nämnden är inte övertygad om att ett register över munhälsobedömningar är rätt väg att gå."
+    assert stances(raw)["munhalsoregister"] == "oppose"
+
+
+def test_the_aim_behind_a_proposal_is_not_the_proposal():
+    raw = ("Kommunen delar syftet bakom förslaget om ett nationellt register över munhälsobedömningar, men "
+           "avstyrker förslaget i dess nuvarande utformning.")
+    assert stances(raw)["munhalsoregister"] == "oppose"
+
+
+def test_positive_but_with_concerns_is_mixed():
+    raw = ("Regionen är i grunden positiv till ett nationellt register över munhälsobedömningar men har farhågor "
+           "om den administrativa bördan.")
+    assert stances(raw)["munhalsoregister"] == "mixed"
+
+
+def test_mostly_agreeing_on_a_named_proposal_is_specific():
+    raw = ("Förbundet tillstyrker i allt väsentligt förslaget om ett nationellt register över munhälsobedömningar. "
+           "Förbundet har inga synpunkter på förslaget om tandhygienister i hemtjänsten.")
+    only(stances(raw), munhalsoregister="support", tandhygienist_hemtjanst="neutral")
+
+
+def test_endorsing_another_bodys_opinion_takes_no_position_of_its_own():
+    raw = "Kommunen ansluter sig till det yttrande som regionens tandvårdsnämnd har lämnat om registret över munhälsobedömningar."
+    assert stances(raw)["munhalsoregister"] != "support"

@@ -119,6 +119,8 @@ def read_cues(sentence: Sentence) -> Cues:
                 c.hedge += 1
                 c.matches.append(m.group(0))
             mask(m.start(), m.end())
+    for m in lex.DOUBTED_CLAUSE.finditer(low):
+        mask(m.start(1), m.end(1))
     current = "".join(masked)
     for rx, pol, w in _COMPILED["cues"]:
         for m in rx.finditer(current):
@@ -136,6 +138,9 @@ def read_cues(sentence: Sentence) -> Cues:
                 risk_positions.append(m.start())
                 c.matches.append(m.group(0))
     c.risk = min(len(risk_positions), 2)
+    for m in lex.RAISED_NEGATION.finditer(low):
+        events = [(pos, FLIP[pol] if m.end(0) > pos >= m.start(0) + 4 and pol in ("support", "oppose") else pol, w)
+                  for pos, pol, w in events]
     c.condition = any(rx.search(low) for rx in _COMPILED["conditions"])
     for pos, pol, w in events:
         if pol == "support":
@@ -156,7 +161,9 @@ def read_cues(sentence: Sentence) -> Cues:
             # "instämmer i bedömningen att det finns problem": agreeing that there are problems, not with a
             # proposal ("välkomnar förslaget eftersom det finns problem" is support).
             c.oppose, c.support, c.risk = 1, 0, c.risk
-    if contrast and c.support == 1 and (c.oppose or c.risk) and any(p > contrast.start() for p, pol, _ in events if pol == "oppose"):
+    if contrast and c.support == 1 and (c.oppose or c.risk) and (
+            any(p > contrast.start() for p, pol, w in events if pol == "oppose" and w < 2)
+            or not c.oppose and any(r > contrast.start() > min(supports) for r in risk_positions)):
         c.contrast_mixed = True  # "ser inga hinder …, men anser att X är att föredra"
     if c.support and not c.condition:
         c.condition = bool(lex.CONDITIONAL_IF.search(low))
@@ -226,6 +233,8 @@ def _wide_object(text: str, first_cue: int = 0) -> bool:
     wide = [m.group(0) for m in lex.GENERAL_OBJECT.finditer(text) if not _in_a_reason(text, m.start(), first_cue)]
     if wide and all(lex.REST_ADVERBIAL.fullmatch(w) for w in wide):
         return not lex.ONE_PROPOSAL.search(text)
+    if wide and all(lex.MOSTLY.fullmatch(w) for w in wide):
+        return not lex.NAMED_OBJECT.search(text)
     return bool(wide)
 
 

@@ -13,10 +13,16 @@ import re
 # Fixed phrases, matched first and masked, so their inner words are not read again:
 # double negations and set expressions whose negator is part of the meaning.
 PHRASES = [
+    # the aim behind a proposal is not the proposal: "positiv till intentionen bakom förslaget, men avstyrker det"
+    (r"(?:positiv\w*\s+till|välkomna\w*|delar|stöd(?:er|jer)|instämmer\s+i|sympati\s+för)\s+(?:\w+\s+){0,2}?(?:syfte\w*|"
+     r"intention\w*|ambition\w*|målsättning\w*|avsikt\w*)(?:\s+(?:med|bakom)\b)?", "support", 1),
     (r"ser\s+(?:inga|inte\s+några)\s+(?:skäl|anledning\w*)\s+(?:att|till\s+att)\s+(?:motsätta|invända|ifrågasätta|avstyrka)\w*(?:\s+sig)?", "support", 2),
-    (r"(?:har\s+)?(?:inget|ingenting|inte\s+något)\s+att\s+invända|inga\s+invändningar", "support", 2),
+    (r"(?:har\s+)?(?:inget|ingenting|inte\s+något)\s+att\s+invända|(?:inga|ingen)\s+invändning\w*", "support", 2),
     (r"(?:ingen|inga)\s+erinr\w*|utan\s+erinran|lämnar\s+\w*\s*utan\s+(?:erinran|invändning\w*)", "support", 2),
     (r"ser\s+inga\s+hinder|har\s+inget\s+emot", "support", 1),
+    # doubts whether it is needed or grounded: "har svårt att se behovet av", "saknar tillräckligt stöd i"
+    (r"(?:har\s+)?svårt\s+att\s+se\s+(?:\w+\s+)?(?:behov\w*|nytta\w*|skäl\w*|motiv\w*|fördel\w*)|"
+     r"saknar\s+(?:\w+\s+)?(?:stöd|underlag|grund)\s+i", "oppose", 1),
     (r"tar\s+(?:\w+\s+)?(?:inte|ej)\s+(?:heller\s+)?(?:ställning|någon\s+ställning)|avstår\s+(?:\w+\s+)?från\s+att\s+(?:yttra|ta\s+ställning|"
      r"lämna\s+synpunkter)", "neutral", 2),
     (r"(?:(?:har|lämnar)\s+)?(?:inga|inte\s+några)\s+(?:synpunkter|kommentarer)|ingen\s+(?:\w+\s+)?(?:uppfattning|åsikt)", "neutral", 2),
@@ -33,8 +39,13 @@ PHRASES = [
      "oppose", 2),
     (r"förslag\w*\s+(?:(?!inte\b|ej\b)\w+\s+)?(?:bör|ska|skall|måste)\s+(?:\w+\s+)?(?:genomföras|införas|antas|"
      r"läggas\s+till\s+grund)", "support", 2),
+    # the respondent's view on a long object: "anser att förslaget om ett nytt register bör genomföras"
+    (r"(?:anser|menar|tycker)\s+(?:\w+\s+)?att\s+(?:\w+\s+)?förslag\w*\s+(?:(?!inte\b|ej\b|att\b|som\b)[\w-]+\s+){0,8}?"
+     r"(?:bör|ska|skall|måste)\s+(?:\w+\s+)?(?:genomföras|införas|antas)", "support", 2),
     (r"(?:bör|ska|skall|måste)\s+förslag\w*\s+(?:[\w-]+\s+){0,8}?(?:genomföras|införas|antas)", "support", 2),
-    (r"säger\s+nej\s+till", "oppose", 2),
+    (r"säger\s+nej\s+till|tar\s+(?:\w+\s+)?avstånd\s+från|vänder\s+(?:sig|oss)\s+(?:\w+\s+)?mot|avråd\w*\s+från", "oppose", 2),
+    # endorsing the proposal; endorsing another body's opinion says nothing of its own
+    (r"ansluter\s+(?:sig|oss)\s+(?:\w+\s+)?till\s+(?!(?:\w+\s+){0,4}(?:yttrande|synpunkter|remissvar))", "support", 2),
     (r"säger\s+ja\s+till", "support", 2),
     (r"(?:inget|ingenting|inte\s+något)\s+att\s+erinra", "support", 2),
     (r"(?:lämnar|gör|avger)\s+(?:inget|inte\s+något)\s+ställningstagande|(?:inget|ej)\s+ställningstagande\b|(?:har\s+)?inte\s+(?:kunnat\s+)?(?:enas|"
@@ -51,8 +62,12 @@ CUES = [
     (r"ser\s+(?:\w+\s+){0,2}positivt\s+på|ser\s+(?:det|detta|dessa)\s+som\s+(?:\w+\s+)?positiv\w*", "support", 2),
     (r"välkomna\w*|välkommet", "support", 2),
     (r"stöd(?:er|jer)|stödja|ger\s+(?:sitt\s+)?stöd", "support", 2),
-    (r"delar\s+(?:\w+\s+){0,3}(?:bedömning\w*|uppfattning\w*|slutsats\w*|synen|analys\w*|ställningstagande\w*|"
+    (r"delar\s+(?:\w+\s+){0,4}(?:bedömning\w*|uppfattning\w*|slutsats\w*|synen|analys\w*|ställningstagande\w*|"
      r"grundsyn\w*|synsätt\w*|utgångspunkt\w*)", "support", 2),
+    # weighed and found sound ("väl avvägt", "välmotiverat"); negated ("inte tillräckligt underbyggt") against
+    (r"(?:väl|tillräckligt|ordentligt)\s*(?:underbygg|motiver|avväg|genomtänk|utred|analyser)\w*|steg\s+i\s+rätt\s+riktning",
+     "support", 1),
+    (r"ser\s+(?:\w+\s+){0,2}(?:behov\w*\s+av|fördel\w*\s+med)\s+(?!att\b)", "support", 1),
     (r"håller\s+med", "support", 2),
     (r"bifaller\s+(?:utredningens|förslag)", "support", 2),
     (r"(?:är|vore|blir)\s+(?:\w+\s+)?(?:positiv\w*|bra|angelägen\w*|välkommen|nödvändig\w*|rätt|riktigt|rimligt|"
@@ -65,8 +80,10 @@ CUES = [
     (r"avvisa\w*", "oppose", 2),
     (r"(?:starka\s+|flera\s+)*argument\s+mot", "oppose", 2),
     (r"negativ\w*\s+till|ser\s+negativt", "oppose", 2),
-    (r"kritisk\w*\s+till", "oppose", 2),
-    (r"ifrågasätt\w*", "oppose", 1),
+    (r"kritisk\w*\s+till|kritik\s+mot", "oppose", 2),
+    (r"ifrågasätt\w*|går\s+(?:\w+\s+)?(?:för|alltför)\s+långt|ompröva\w*|omarbeta\w*|utredas\s+(?:vidare|ytterligare)|"
+     r"(?:analyseras|övervägas|beredas)\s+(?:vidare|ytterligare)", "oppose", 1),
+    (r"varna\w*\s+för", "oppose", 1),
     (r"godta\w*|accepter\w*|godkänn\w*|förorda\w*|bejaka\w*|biträd\w*", "support", 2),
     (r"(?:är|vore|blir|framstår\s+som)\s+(?:\w+\s+)?(?:förhasta\w*|olämplig\w*|onödig\w*|kontraproduktiv\w*|"
      r"otillräcklig\w*|problematisk\w*|orimlig\w*|felaktig\w*|ogenomtänkt\w*|verkningslös\w*|ineffektiv\w*|"
@@ -86,11 +103,17 @@ HEDGES = [
 
 # Risks and problems raised: a weak lean against ("raises only risks and objections").
 RISKS = [
-    r"risk\w*", r"\w*säkerhetsrisk\w*", r"\w*(?:vård|patient)risk\w*", r"farhåg\w*", r"oro\b", r"oroa\w*", r"ojämlik\w*", r"otydlig\w*", r"oklar\w*",
+    r"risk\w*", r"\w*säkerhetsrisk\w*", r"\w*(?:vård|patient)risk\w*", r"farhåg\w*", r"oro\b", r"oroa\w*", r"befara\w*", r"ojämlik\w*", r"otydlig\w*", r"oklar\w*",
     r"försvår\w*", r"svårighet\w*", r"problem\w*", r"nackdel\w*", r"resursförsvagning\w*",
 ]
 # A reason given for a position ("välkomnar förslaget eftersom det finns problem"): not what is agreed with.
 CAUSAL = re.compile(r"\b(?:eftersom|då|därför\s+att|med\s+tanke\s+på|mot\s+bakgrund\s+av|genom\s+att)\b")
+
+# A negated opinion verb negates its clause: "anser inte att förslaget är väl underbyggt".
+RAISED_NEGATION = re.compile(r"\b(?:anser|menar|bedömer|tycker|tror|finner)\s+(?:\w+\s+)?(?:inte|ej)\s+att\b[^.;:]*", re.I)
+# What a doubt is about is not asserted: "inte övertygad om att förslaget är rätt väg".
+DOUBTED_CLAUSE = re.compile(r"\b(?:övertygad\w*|tveksam\w*|skeptisk\w*|ifrågasätt\w*|osäker\w*|tvivl\w*|tvivel)\s+"
+                            r"(?:\w+\s+){0,2}?(?:om|huruvida|på\s+att|till\s+att|till\s+om)\s+([^,.;:]*)", re.I)
 
 CONDITIONS = [
     r"under\s+(?:förutsättning\w*|villkor\w*)\s+att", r"förutsatt\s+att", r"endast\s+om\b", r"med\s+förbehåll",
@@ -148,6 +171,10 @@ GENERAL_REST = re.compile(r"\b(?:övriga|resterande|andra)\s+(?:\w+\s+)?(?:förs
 # ("I övrigt tillstyrker kommunen förslaget": otherwise, the proposal under discussion).
 REST_ADVERBIAL = re.compile(r"i\s+övrigt|(?:övriga|resterande)\s+delar", re.I)
 ONE_PROPOSAL = re.compile(r"\b(?:förslaget|bedömningen|ställningstagandet)\b", re.I)
+# "i allt väsentligt", "i stort" qualify a position; on a proposal named by its object they are not the whole inquiry
+MOSTLY = re.compile(r"i\s+allt\s+väsentligt|i\s+stort", re.I)
+NAMED_OBJECT = re.compile(r"\b(?:förslaget|bedömningen)\s+(?:om|att|till|i\s+avsnitt)\b|\b(?:när\s+det\s+gäller|vad\s+gäller|"
+                          r"i\s+fråga\s+om|beträffande)\s+(?:förslaget|bedömningen)\b", re.I)
 # Objects sharing one verb: "positiv till X och till Y", "förslagen om X samt om Y".
 COORDINATED = re.compile(r",?\s+(?:och|samt|liksom)\s+(?=(?:till|om|för|på|av|med|kring|gällande)\s)", re.I)
 # Where a sentence about several proposals turns: its clauses are read apart.

@@ -267,6 +267,9 @@ andra annat dess efter emot enbart endast exempel från förs någon något mins
 tydligare under utan vilka vill villkor övriga ställa riskerar genomföras bedömningen krav kraven kravet
 kommunen länsstyrelsen avgifter kostnaderna konsekvensanalysen kraft alla avsnitt före förutsättning håller
 finansieras praktiken eftersom saknar vilket radio
+anses ansluter bedöms beslutar beslutet bland dessa enligt fråga frågan förslagen gäller hinder innan kapitel kring
+några rätt sina sitt skulle syfte utredas utredning utredningens utvärderas vilken ytterligare yttra ökad
+tillstyrkan tillstyrkt myndigheten data format post mark plats
 """.split())  # Swedish and remiss words that catalogs use too (the last line: generic public-administration words)
 
 
@@ -487,3 +490,45 @@ def test_mostly_agreeing_on_a_named_proposal_is_specific():
 def test_endorsing_another_bodys_opinion_takes_no_position_of_its_own():
     raw = "Kommunen ansluter sig till det yttrande som regionens tandvårdsnämnd har lämnat om registret över munhälsobedömningar."
     assert stances(raw)["munhalsoregister"] != "support"
+
+
+@pytest.mark.parametrize("text", [
+    "Förbundet ställer sig i huvudsak bakom förslagen och bedömningarna i kapitel 5.",
+    "Förbundet ställer sig därför helt bakom förslagen i kapitel 5.",
+])
+def test_a_chapter_of_proposals_and_assessments_behind_which_it_stands(text):
+    only(stances(text), munvardsutbildning="support", tandhygienist_hemtjanst="support")
+
+
+def test_a_group_declined_by_name_is_neutral_and_the_rest_follows_the_closing_line():
+    raw = ("Förslagen i kapitel 5 berör inte nämndens verksamhet och nämnden avstår därför från att yttra sig över dem. "
+           "I övrigt har nämnden inget att invända mot förslagen.")
+    result = stances(raw)
+    assert result["munvardsutbildning"] == result["tandhygienist-hemtjanst"] == "neutral"
+    assert result["tandvardsbidrag"] == result["munhalsoregister"] == "support"
+
+
+def test_a_later_blanket_line_without_position_takes_back_an_opening_general_support():
+    raw = ("Stiftelsen ställer sig i stort bakom utredningens bedömningar. Stiftelsen avstyrker dock förslaget om ett "
+           "nationellt register över munhälsobedömningar. Stiftelsen har inga synpunkter på övriga förslag.")
+    only(stances(raw), munhalsoregister="oppose")
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Kommunen kan godta ett statligt tandvårdsbidrag för personer över 75 år, men bara om det finansieras fullt ut.",
+     "mixed"),
+    ("Ett statligt tandvårdsbidrag för personer över 75 år är enligt kommunens mening inte realistiskt.", "oppose"),
+    ("Kommunen delar uppfattningen att tandvården för äldre i dag är eftersatt, men avstyrker ett statligt "
+     "tandvårdsbidrag för personer över 75 år.", "oppose"),
+    ("Kommunen motsätter sig att ett statligt tandvårdsbidrag för personer över 75 år ska godtas som ersättning för "
+     "tandvårdsstödet.", "oppose"),
+])
+def test_conditions_distant_negation_premises_and_object_clauses(text, expected):
+    assert stances(text)["tandvardsbidrag"] == expected
+
+
+def test_a_permit_called_tillstyrkan_is_not_a_verdict():
+    from pipeline.stages.cues import read_cues
+
+    sentence = Segmenter().segment(make_doc("Nämndens tillstyrkan har i flera fall varit avgörande."))[0]
+    assert read_cues(sentence).polarity() == (None, 0)

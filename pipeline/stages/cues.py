@@ -119,8 +119,9 @@ def read_cues(sentence: Sentence) -> Cues:
                 c.hedge += 1
                 c.matches.append(m.group(0))
             mask(m.start(), m.end())
-    for m in lex.DOUBTED_CLAUSE.finditer(low):
-        mask(m.start(1), m.end(1))
+    for rx in (lex.DOUBTED_CLAUSE, lex.VERDICT_CLAUSE):
+        for m in rx.finditer(low):
+            mask(m.start(1), m.end(1))
     current = "".join(masked)
     for rx, pol, w in _COMPILED["cues"]:
         for m in rx.finditer(current):
@@ -228,7 +229,7 @@ def _describes(text: str) -> bool:
 def _wide_object(text: str, first_cue: int = 0) -> bool:
     """The sentence speaks of the inquiry as a whole or of the rest of it — but "I övrigt tillstyrker
     kommunen förslaget" means otherwise *this* proposal, not the rest, and the assessments a reason
-    cites ("avstyrker förslaget om X, eftersom intäkterna enligt de bedömningar vi fått …") are not its
+    cites ("avstyrker förslaget om X, eftersom kostnaderna enligt de bedömningar vi fått …") are not its
     object."""
     wide = [m.group(0) for m in lex.GENERAL_OBJECT.finditer(text) if not _in_a_reason(text, m.start(), first_cue)]
     if wide and all(lex.REST_ADVERBIAL.fullmatch(w) for w in wide):

@@ -46,7 +46,7 @@ PAGE_FURNITURE = [
     re.compile(r"justerandes\s+sign|utdragsbestyrkande", re.I),  # protocol page boilerplate
     re.compile(r"^[A-ZÅÄÖ]+(\s+[A-ZÅÄÖ]+)*\s+SAMMANTRÄDESPROTOKOLL$"),
     re.compile(r"^sammanträdesdatum$", re.I),
-    re.compile(r"^[A-ZÅÄÖ][\wåäö]+\s+\d{4}-\d{2}-\d{2}$"),  # "Socialnämnden 2025-03-05" running header
+    re.compile(r"^[A-ZÅÄÖ][\wåäö]+\s+\d{4}-\d{2}-\d{2}$"),  # "Styrelsen 2025-03-05" running header
 ]
 _WS = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u3000\f\v]+")
 _HYPHEN_END = re.compile(r"(\w)[-\u00ad]$")

@@ -13,9 +13,15 @@ import re
 # Fixed phrases, matched first and masked, so their inner words are not read again:
 # double negations and set expressions whose negator is part of the meaning.
 PHRASES = [
-    # the aim behind a proposal is not the proposal: "positiv till intentionen bakom förslaget, men avstyrker det"
+    # the aim behind a proposal is not the proposal ("positiv till intentionen bakom förslaget, men avstyrker det"):
+    # masked, no position
     (r"(?:positiv\w*\s+till|välkomna\w*|delar|stöd(?:er|jer)|instämmer\s+i|sympati\s+för)\s+(?:\w+\s+){0,2}?(?:syfte\w*|"
-     r"intention\w*|ambition\w*|målsättning\w*|avsikt\w*)(?:\s+(?:med|bakom)\b)?", "support", 1),
+     r"intention\w*|ambition\w*|målsättning\w*|avsikt\w*)(?:\s+(?:med|bakom)\b)?", "premise", 0),
+    # nor is the picture of today's problems it starts from ("delar uppfattningen att väntetiderna i dag är för långa")
+    (r"(?:delar|instämmer\s+i|håller\s+med\s+om)\s+(?:\w+\s+){0,3}?(?:problembeskrivning\w*|nulägesbeskrivning\w*|"
+     r"nulägesanalys\w*|verklighetsbeskrivning\w*|bild\w*\s+av\s+(?:\w+\s+)?(?:problem|nuläge|situation)\w*)", "premise", 0),
+    (r"(?:delar|instämmer\s+i|håller\s+med\s+om)\s+(?:\w+\s+){0,3}?(?:bedömning\w*|uppfattning\w*|analys\w*|bild\w*|"
+     r"beskrivning\w*)?\s*(?:av\s+)?att\s+[^,.;:]*?\b(?:i\s+dag|idag|i\s+nuläget|för\s+närvarande|hittills)\b", "premise", 0),
     (r"ser\s+(?:inga|inte\s+några)\s+(?:skäl|anledning\w*)\s+(?:att|till\s+att)\s+(?:motsätta|invända|ifrågasätta|avstyrka)\w*(?:\s+sig)?", "support", 2),
     (r"(?:har\s+)?(?:inget|ingenting|inte\s+något)\s+att\s+invända|(?:inga|ingen)\s+invändning\w*", "support", 2),
     (r"(?:ingen|inga)\s+erinr\w*|utan\s+erinran|lämnar\s+\w*\s*utan\s+(?:erinran|invändning\w*)", "support", 2),
@@ -54,12 +60,12 @@ PHRASES = [
 
 # Cues whose polarity flips when a negator stands next to them ("instämmer inte", "stödjer ej").
 CUES = [
-    (r"tillstyrk\w*", "support", 2),
+    (r"tillstyrk(?!an\b)\w*", "support", 2),  # "nämndens tillstyrkan" names a permit, not a verdict
     (r"instämm\w*|instämde", "support", 2),
     # the subject may stand between verb and pronoun after an adverbial ("Därför ställer vi oss bakom")
-    (r"ställ\w*\s+(?:\w+\s+)?(?:sig|oss|mig)\s+(?:\w+\s+)?bakom", "support", 2),
-    (r"ställ\w*\s+(?:\w+\s+)?(?:sig|oss|mig)\s+(?:\w+\s+)?positiv\w*", "support", 2),
-    (r"ser\s+(?:\w+\s+){0,2}positivt\s+på|ser\s+(?:det|detta|dessa)\s+som\s+(?:\w+\s+)?positiv\w*", "support", 2),
+    (r"ställ\w*\s+(?:\w+\s+)?(?:sig|oss|mig)\s+(?:\w+\s+){0,2}bakom", "support", 2),
+    (r"ställ\w*\s+(?:\w+\s+)?(?:sig|oss|mig)\s+(?:\w+\s+){0,2}positiv\w*", "support", 2),
+    (r"ser\s+(?:\w+\s+){0,3}positivt\s+på|ser\s+(?:det|detta|dessa)\s+som\s+(?:\w+\s+)?positiv\w*", "support", 2),
     (r"välkomna\w*|välkommet", "support", 2),
     (r"stöd(?:er|jer)|stödja|ger\s+(?:sitt\s+)?stöd", "support", 2),
     (r"delar\s+(?:\w+\s+){0,4}(?:bedömning\w*|uppfattning\w*|slutsats\w*|synen|analys\w*|ställningstagande\w*|"
@@ -70,7 +76,7 @@ CUES = [
     (r"ser\s+(?:\w+\s+){0,2}(?:behov\w*\s+av|fördel\w*\s+med)\s+(?!att\b)", "support", 1),
     (r"håller\s+med", "support", 2),
     (r"bifaller\s+(?:utredningens|förslag)", "support", 2),
-    (r"(?:är|vore|blir)\s+(?:\w+\s+)?(?:positiv\w*|bra|angelägen\w*|välkommen|nödvändig\w*|rätt|riktigt|rimligt|"
+    (r"(?:är|vore|blir)\s+(?:\w+\s+)?(?:positiv\w*|bra|angelägen\w*|välkommen|nödvändig\w*|rätt|riktigt|rimlig\w*|realistisk\w*|ändamålsenlig\w*|proportionerlig\w*|genomförbar\w*|befogad\w*|"
      r"klokt|utmärkt)\b", "support", 1),
     (r"positiv\w*\s+till", "support", 1),
     (r"(?:en\s+)?(?:god|bra)\s+idé", "support", 1),
@@ -81,6 +87,9 @@ CUES = [
     (r"(?:starka\s+|flera\s+)*argument\s+mot", "oppose", 2),
     (r"negativ\w*\s+till|ser\s+negativt", "oppose", 2),
     (r"kritisk\w*\s+till|kritik\s+mot", "oppose", 2),
+    # a judgement negated at a distance: "är enligt nämndens mening inte realistisk"
+    (r"(?:inte|ej)\s+(?:\w+\s+)?(?:realistisk|rimlig|ändamålsenlig|proportionerlig|genomförbar|befogad|lämplig|motiverad)\w*",
+     "oppose", 1),
     (r"ifrågasätt\w*|går\s+(?:\w+\s+)?(?:för|alltför)\s+långt|ompröva\w*|omarbeta\w*|utredas\s+(?:vidare|ytterligare)|"
      r"(?:analyseras|övervägas|beredas)\s+(?:vidare|ytterligare)", "oppose", 1),
     (r"varna\w*\s+för", "oppose", 1),
@@ -109,6 +118,10 @@ RISKS = [
 # A reason given for a position ("välkomnar förslaget eftersom det finns problem"): not what is agreed with.
 CAUSAL = re.compile(r"\b(?:eftersom|då|därför\s+att|med\s+tanke\s+på|mot\s+bakgrund\s+av|genom\s+att)\b")
 
+# What a verdict verb takes as its object clause is not a verdict of the respondent: "motsätter sig att en
+# part ska anses ha godtagit".
+VERDICT_CLAUSE = re.compile(r"\b(?:motsätt\w*\s+(?:\w+\s+)?(?:sig|oss)|avstyrk\w*|tillstyrk\w*|välkomna\w*|stöd(?:er|jer)|"
+                            r"vänder\s+(?:sig|oss)\s+(?:\w+\s+)?mot|bakom)\s+(?:\w+\s+){0,2}?att\s+([^,.;:]*?)(?=\s+men\b|[,.;:]|$)", re.I)
 # A negated opinion verb negates its clause: "anser inte att förslaget är väl underbyggt".
 RAISED_NEGATION = re.compile(r"\b(?:anser|menar|bedömer|tycker|tror|finner)\s+(?:\w+\s+)?(?:inte|ej)\s+att\b[^.;:]*", re.I)
 # What a doubt is about is not asserted: "inte övertygad om att förslaget är rätt väg".
@@ -116,8 +129,8 @@ DOUBTED_CLAUSE = re.compile(r"\b(?:övertygad\w*|tveksam\w*|skeptisk\w*|ifrågas
                             r"(?:\w+\s+){0,2}?(?:om|huruvida|på\s+att|till\s+att|till\s+om)\s+([^,.;:]*)", re.I)
 
 CONDITIONS = [
-    r"under\s+(?:förutsättning\w*|villkor\w*)\s+att", r"förutsatt\s+att", r"endast\s+om\b", r"med\s+förbehåll",
-    r"på\s+villkor\s+att", r"kan\s+(?:dock|ändå|i\s+så\s+fall|eventuellt|möjligen)\s+(?:\w+\s+)?(?:stödja|tillstyrka|godta|acceptera)",
+    r"under\s+(?:förutsättning\w*|villkor\w*)\s+att", r"förutsatt\s+att", r"med\s+förbehåll",
+    r"på\s+villkor\s+att", r"(?:bara|enbart|endast)\s+(?:om|under|på\s+villkor|förutsatt)\b", r"kan\s+(?:dock|ändå|i\s+så\s+fall|eventuellt|möjligen)\s+(?:\w+\s+)?(?:stödja|tillstyrka|godta|acceptera)",
 ]
 # "kan stödja en försöksordning om den utvärderas oberoende": a support verb, then "om" + a clause
 # with a passive verb — a condition ("if"), not "förslaget om X" or "håller med om att".
@@ -159,7 +172,7 @@ GENERAL_OBJECT = re.compile(
 )
 # A group named by its theme or chapter: "förslagen om avgifterna", "förslagen i kapitel 6" (a list of
 # named proposals, "förslagen om X och om Y", names them one by one instead).
-GROUP_OBJECT = re.compile(r"\b(?:förslagen|bedömningarna|de\s+förslag)\s+(?:om|kring|gällande|rörande|avseende|i\s+kapitel|"
+GROUP_OBJECT = re.compile(r"\b(?:förslagen|bedömningarna|de\s+förslag|(?:övriga|resterande)\s+(?:förslag|bedömningar)(?:na)?)(?:\s+och\s+(?:förslagen|bedömningarna))?\s+(?:om|kring|gällande|rörande|avseende|i\s+kapitel|"
                           r"i\s+avsnitt|inom)\b(?![^.;]*\b(?:och|samt)\s+(?:om|kring|gällande)\b)", re.I)
 # A position on "dem", "dessa (förslag)": the group the sentence before named ("Förslagen i kapitel 7 … berör
 # inte oss. Föreningen lämnar dem utan erinran.").
@@ -173,7 +186,7 @@ REST_ADVERBIAL = re.compile(r"i\s+övrigt|(?:övriga|resterande)\s+delar", re.I)
 ONE_PROPOSAL = re.compile(r"\b(?:förslaget|bedömningen|ställningstagandet)\b", re.I)
 # "i allt väsentligt", "i stort" qualify a position; on a proposal named by its object they are not the whole inquiry
 MOSTLY = re.compile(r"i\s+allt\s+väsentligt|i\s+stort", re.I)
-NAMED_OBJECT = re.compile(r"\b(?:förslaget|bedömningen)\s+(?:om|att|till|i\s+avsnitt)\b|\b(?:när\s+det\s+gäller|vad\s+gäller|"
+NAMED_OBJECT = re.compile(r"\b(?:förslaget|bedömningen)\s+(?:om|att|till|i\s+avsnitt)\b|\bi\s+(?:denna|den|detta)\s+(?:del|delen|avseende)\b|\b(?:när\s+det\s+gäller|vad\s+gäller|"
                           r"i\s+fråga\s+om|beträffande)\s+(?:förslaget|bedömningen)\b", re.I)
 # Objects sharing one verb: "positiv till X och till Y", "förslagen om X samt om Y".
 COORDINATED = re.compile(r",?\s+(?:och|samt|liksom)\s+(?=(?:till|om|för|på|av|med|kring|gällande)\s)", re.I)

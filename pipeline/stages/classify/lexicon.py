@@ -33,7 +33,7 @@ def as_corpora(corpus) -> list[Corpus]:
         raise ValueError("fit needs at least one corpus")
     return corpora
 _SCOPED = re.compile(r"\bde\s+förslag\s+som\b", re.I)
-# "förslagen om avgifterna", "övriga förslag om tillsynen": the words that name a group.
+# "förslagen om avgifterna", "övriga förslag om uppföljningen": the words that name a group.
 _GROUP_WORDS = re.compile(r"\b(?:förslag(?:en)?|bedömningar(?:na)?)\s+(?:om|kring|gällande|rörande|avseende|inom|för)\s+"
                           r"(.{3,80}?)(?=[,;.]|\s+(?:och|men|samt)\s|$)", re.I)
 
@@ -297,18 +297,21 @@ class LexiconClassifier(BaseEstimator):
         group *de förslag som …* covers those after the last one addressed. Returns (stance,
         sentence) for the lexicon, (stance, sentence, probability) for readings.
         """
-        found = None
+        found, named = None, False  # named: found comes from a statement on a group it names
         for s, c, last, rd, done, scope in generals:
             if scope is not None and proposal.id not in scope:
                 continue
-            if c.general_rest and proposal.id in done:
-                continue
+            if c.general_rest and (proposal.id in done or named):
+                continue  # the rest: neither what was addressed nor a group the respondent named
             if not c.general_rest and scope is None and last >= 0 and index <= last and _SCOPED.search(s.text):
                 continue
             if rd is None:
                 stance, _ = c.polarity()
-                if stance in POSITIONS:
-                    found = (stance, s)
+                if stance in POSITIONS or (stance == "neutral" and scope is not None and not c.general_rest):
+                    # declining on a group it names addresses that group (LABELING.md)
+                    found, named = (stance, s), scope is not None and not c.general_rest
+                elif stance == "neutral" and c.general_rest:
+                    found = None  # "inga synpunkter på övriga förslag": what is left is not addressed
             else:
                 r = rd.get(proposal.id, Reading(None))
                 if r.stance in POSITIONS:

@@ -532,3 +532,42 @@ def test_a_permit_called_tillstyrkan_is_not_a_verdict():
 
     sentence = Segmenter().segment(make_doc("Nämndens tillstyrkan har i flera fall varit avgörande."))[0]
     assert read_cues(sentence).polarity() == (None, 0)
+
+
+PLATFORM = Catalog(sou="SOU 2030:2", title="En samlad plattform för ärendehantering i offentlig sektor", path="x", proposals=(
+    Proposal("plattform", "En samlad digital plattform för ärendehantering inom den offentliga sektorn",
+             "En samlad digital plattform för säker ärendehantering ska byggas upp och förvaltas av staten.", "4.1"),
+    Proposal("plattform-avgift", "Finansiering av den samlade digitala plattformen",
+             "Den samlade digitala plattformen ska finansieras med anslag och inte med avgifter.", "4.2"),
+    Proposal("anslutningsplikt", "Anslutningsplikt till den samlade digitala plattformen",
+             "Statliga myndigheter ska vara skyldiga att ansluta sig till den samlade digitala plattformen.", "4.3"),
+    Proposal("handlaggningstid", "Tidsgränser för handläggningen av ansökningar om stöd till föreningar",
+             "Handläggningen av en ansökan om stöd ska ta högst tre månader.", "5.1"),
+    Proposal("besked", "En tidsgräns för nämndens besked om stöd",
+             "Nämnden ska lämna sitt besked om stöd inom två månader.", "5.2"),
+))
+
+
+@pytest.mark.parametrize("text,named", [
+    ("Förbundet ställer sig bakom att en samlad digital plattform byggs upp.", {"plattform"}),
+    ("Förbundet avstyrker att finansieringen av den samlade digitala plattformen sker med avgifter.",
+     {"plattform-avgift"}),  # the platform's own title words follow a preposition here: a modifier
+    ("Samfundet ansluter sig till yttrandet, där förslaget om tidsgränser för handläggningen avstyrks.",
+     {"handlaggningstid"}),  # "tidsgräns för" opens two titles; "… för handläggningen" only one
+    ("Vi har synpunkter på besked och på plattformar.", set()),  # one word of a title is no quote of it
+])
+def test_the_opening_words_of_a_title_name_it_unless_they_modify_another(text, named):
+    from pipeline.stages.catalog_match import CatalogMatcher
+
+    matcher = CatalogMatcher().fit(PLATFORM)
+    assert {pid for pid, hit in zip(matcher.ids_, matcher.names_title(text)) if hit} == named
+    if named:
+        assert set(stances(text, PLATFORM)) >= named and {p for p, st in stances(text, PLATFORM).items()
+                                                         if st != "none"} == named
+
+
+def test_a_noun_sharing_a_verdicts_stem_is_no_verdict():
+    from pipeline.stages.cues import read_cues
+
+    sentence = Segmenter().segment(make_doc("Det är oklart om personalen agerar som biträde eller som ombud."))[0]
+    assert read_cues(sentence).support == 0

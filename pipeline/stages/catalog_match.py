@@ -33,6 +33,11 @@ _PARENS = re.compile(r"\((\d{1,2}(?:\.\d{1,2}){0,4})\)")
 _LEADING = re.compile(r"^\s*(\d{1,2}(?:\.\d{1,2}){0,4})\.?\s")
 # Several after one keyword: "kapitel 7 och 8", "kapitlen 5–7", "avsnitten 4.1, 4.2 och 5.3".
 _N = r"\d{1,2}(?:\.\d{1,2}){0,4}"
+# Words that do not make a quoted title distinctive, and what makes a phrase a modifier rather than a name
+# ("värdet för | det X Y").
+_PREPOSITIONS = frozenset("av för till om i på med mot vid inom från under efter genom hos mellan utan över kring".split())
+_HEAD_END = _PREPOSITIONS | frozenset("ska skall bör får kan ska inte ej och samt som".split())
+_ARTICLES = frozenset("en ett den det de".split())
 _LISTED = re.compile(r"\b(?:avsnitt(?:en|et)?|kapitl(?:en|et)|kapitel|kap\.?|punkt(?:erna|en)?)\s*(" + _N +
                      r"(?:\s*(?:,|och|samt|eller|–|-|till)\s*" + _N + r")+)\b", re.I)
 
@@ -93,7 +98,32 @@ class CatalogMatcher:
         self.sections_ = {p.id: p.section for p in catalog.proposals if p.section}
         self.stems_ = [{stem(w) for w in proposal_text(p).split()} for p in catalog.proposals]
         self.stem_grams_ = [{w[k:k + 6] for w in ws for k in range(len(w) - 5)} for ws in self.stems_]
+        self.title_tokens_ = [tuple(stem(w.lower()) for w in _WORD.findall(p.title) if w.lower() not in _ARTICLES)
+                              for p in catalog.proposals]
         return self
+
+    def names_title(self, text: str) -> np.ndarray:
+        """(n_proposals,) whether `text` quotes the opening words of one proposal's title (two content words or
+        more, more than of any other title) and not as a modifier after a preposition: "förslaget om A för B"
+        names the title "A för B av …" rather than "Ett A för C"; "värdet för det X Y" does not name the
+        title "Ett X Y för …" (tests/test_generalization.py has whole examples)."""
+        words = [w.lower() for w in _WORD.findall(text)]
+        keep = [k for k, w in enumerate(words) if w not in _ARTICLES]
+        stems = [stem(words[k]) for k in keep]
+        best = np.zeros(len(self.ids_))
+        for j, title in enumerate(self.title_tokens_):
+            for a in range(len(stems)):
+                n = 0
+                while n < len(title) and a + n < len(stems) and stems[a + n] == title[n]:
+                    n += 1
+                content = sum(t not in _HEAD_END for t in title[:n])
+                before = words[max(0, keep[a] - 2):keep[a]]
+                modifier = bool(before) and before[-1] in _PREPOSITIONS and not (
+                    len(before) == 2 and before[0].startswith(("förslag", "bedömning", "frågan")))  # "förslaget om X"
+                if content > best[j] and not modifier:
+                    best[j] = content
+        top = best.max(initial=0.0)
+        return (best >= 2) & (best == top) & ((best == top).sum() == 1)
 
     def scores(self, texts: list[str]) -> np.ndarray:
         """(len(texts), n_proposals) cosine of each text's catalog n-grams with each proposal's."""

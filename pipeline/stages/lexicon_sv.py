@@ -93,7 +93,7 @@ CUES = [
     (r"ifrågasätt\w*|går\s+(?:\w+\s+)?(?:för|alltför)\s+långt|ompröva\w*|omarbeta\w*|utredas\s+(?:vidare|ytterligare)|"
      r"(?:analyseras|övervägas|beredas)\s+(?:vidare|ytterligare)", "oppose", 1),
     (r"varna\w*\s+för", "oppose", 1),
-    (r"godta\w*|accepter\w*|godkänn\w*|förorda\w*|bejaka\w*|biträd\w*", "support", 2),
+    (r"godta\w*|accepter\w*|godkänner|förorda\w*|bejaka\w*|biträd(?:er|a|de|it)\b", "support", 2),
     (r"(?:är|vore|blir|framstår\s+som)\s+(?:\w+\s+)?(?:förhasta\w*|olämplig\w*|onödig\w*|kontraproduktiv\w*|"
      r"otillräcklig\w*|problematisk\w*|orimlig\w*|felaktig\w*|ogenomtänkt\w*|verkningslös\w*|ineffektiv\w*|"
      r"alltför\s+långtgående|ett\s+misstag)", "oppose", 1),

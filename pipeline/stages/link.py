@@ -125,6 +125,8 @@ class RuleLinker(BaseEstimator):
                 own.setdefault(j, (float(row[j]), "named after 'förslaget om'"))
             if len(fits) > 1:
                 ambiguous.append(fits)
+        for j in np.flatnonzero(x[:, _F["title_head"]]):  # the opening words of its title, quoted
+            own.setdefault(int(j), (self.STRONG_LEX, "the proposal's title"))
         label = {int(j): (self.STRONG_LEX, f"bullet label '{sig.label_text[i]}'") for j in np.flatnonzero(x[:, _F["label"]])}
         named = {**label, **own}
         words: dict[int, tuple[float, str]] = {}

@@ -27,7 +27,7 @@ FEATURES = (
     "lex", "lex_z", "lex_top", "shares_word", "clause_lex", "clause_z", "object_lex", "object_z", "section", "group", "emb_z",
     "emb_top",
     "heading", "heading_section", "heading_lex", "label", "previous", "anaphoric", "position", "about", "normative",
-    "description", "general", "shared", "strong", "voiced", "bare_verdict", "named_before",
+    "description", "general", "shared", "strong", "voiced", "bare_verdict", "named_before", "title_head",
 )
 # "förslaget om X": X names the proposal — unless "om" opens a condition ("förslaget om rådet inordnas"; but
 # "förslaget om X bör strykas" is the proposal: a modal before the passive).
@@ -122,6 +122,8 @@ def compute(sentences: list[Sentence], matcher: CatalogMatcher, cues, sentence_v
     x[:, :, col["shares_word"]] = shared
     x[:, :, col["lex"]] = lex
     x[:, :, col["lex_z"]] = lex_z
+    for i, s in enumerate(sentences):
+        x[i, :, col["title_head"]] = matcher.names_title(s.text)
     top = lex.argmax(axis=1) if m else np.zeros(n, int)
     for i in range(n):
         if lex[i, top[i]] >= min_lex:

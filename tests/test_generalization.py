@@ -269,7 +269,7 @@ kommunen länsstyrelsen avgifter kostnaderna konsekvensanalysen kraft alla avsni
 finansieras praktiken eftersom saknar vilket radio
 anses ansluter bedöms beslutar beslutet bland dessa enligt fråga frågan förslagen gäller hinder innan kapitel kring
 några rätt sina sitt skulle syfte utredas utredning utredningens utvärderas vilken ytterligare yttra ökad
-tillstyrkan tillstyrkt myndigheten data format post mark plats
+tillstyrkan tillstyrkt myndigheten data format post mark plats inledning
 """.split())  # Swedish and remiss words that catalogs use too (the last line: generic public-administration words)
 
 
@@ -571,3 +571,37 @@ def test_a_noun_sharing_a_verdicts_stem_is_no_verdict():
 
     sentence = Segmenter().segment(make_doc("Det är oklart om personalen agerar som biträde eller som ombud."))[0]
     assert read_cues(sentence).support == 0
+
+
+def test_an_answer_form_gives_the_answer_to_what_its_question_names():
+    raw = ("Fråga 1. Ställer ni er bakom förslaget om ett statligt tandvårdsbidrag för personer över 75 år (avsnitt 3.1)?\n"
+           "Svar: Ja.\n\n"
+           "Fråga 2. Tillstyrker ni förslaget att tandhygienister knyts till hemtjänsten (avsnitt 5.3)?\n"
+           "Svar: Nej.\n\n"
+           "Fråga 3. Ställer ni er bakom förslaget om utbildning i munvård för omsorgspersonal (avsnitt 5.2)?\n"
+           "Svar: Ja, med reservation.\n\n"
+           "Fråga 4. Har ni synpunkter på förslaget om ett nationellt register över munhälsobedömningar (avsnitt 4.1)?\n"
+           "Svar: Nej.\n\n"
+           "Fråga 5. Ställer ni er bakom forskningsprogrammet om munhälsa och demens?\n\n")
+    only(stances(raw), tandvardsbidrag="support", tandhygienist_hemtjanst="oppose", munvardsutbildning="mixed",
+         munhalsoregister="neutral")  # question 5 is unanswered: the ministry's words are no position
+
+
+def test_the_case_described_in_the_minutes_goes_on_until_the_respondent_speaks():
+    raw = ("Ärendebeskrivning\n\nUtredningen föreslår att personer över 75 år ska få ett statligt tandvårdsbidrag. "
+           "Om regionen inte har beslutat inom sex månader ska bidraget anses godtaget.\n\n"
+           "Nämnden avstyrker förslaget om ett statligt tandvårdsbidrag.\n")
+    only(stances(raw), tandvardsbidrag="oppose")
+
+
+def test_a_responses_own_section_heading_names_no_proposal():
+    catalog = Catalog(sou="SOU 2030:3", title="Snabbare utbyggnad av kraftnät och lokal nytta", path="x", proposals=(
+        Proposal("ersattning-bygd", "En lagstadgad ersättning till bygden vid utbyggnad av kraftnät",
+                 "Bygden får ersättning.", "6.2"),
+        Proposal("ingen-ersattning-ledningar", "Ersättning bör inte införas för kraftledningar",
+                 "Utredningen bedömer att ersättning till bygden inte bör införas för kraftledningar.", "6.5",
+                 kind="bedomning"),
+        Proposal("samordnad", "Samordnad prövning av kraftnät", "Prövningen samordnas hos en myndighet.", "7.3"),
+    ))
+    raw = "Inledning\n\nFörbundet stöder en snabb förnyelse av kraftsystemet.\n"  # "Inledning" is no "…ledningar"
+    assert set(stances(raw, catalog).values()) == {"none"}

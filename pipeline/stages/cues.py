@@ -196,6 +196,24 @@ def read_document_cues(sentences: list[Sentence]) -> list[Cues]:
         if (not s.is_heading and not before.is_heading and s.block == before.block and c.has_position and not c.general
                 and lex.BACK_TO_GROUP.search(s.text) and lex.GROUP_OBJECT.search(before.text)):
             c.general, c.scope_text = True, before.text  # "… lämnar dem utan erinran": the group named before
+    for k, (s, c) in enumerate(zip(sentences, cues)):
+        if not _FORM_QUESTION.search(s.text):
+            continue
+        c.description, c.voiced = True, False  # an answer form's question is the ministry's text
+        answer = _FORM_ANSWER.match(sentences[k + 1].text) if k + 1 < len(sentences) else None
+        if not answer:
+            continue
+        yes = answer.group(1).lower() == "ja"
+        if lex.POSITION_QUESTION.search(s.text):  # "Ställer ni er bakom …? Ja." — the answer's position
+            c.support, c.oppose = (2, 0) if yes else (0, 2)
+            c.condition = yes and bool(lex.FORM_RESERVATION.search(answer.group(2)))
+        elif lex.COMMENT_QUESTION.search(s.text) and not yes:  # "Har ni synpunkter på …? Nej."
+            c.neutral = True
+        else:
+            continue
+        c.description, c.voiced = False, True
+        c.matches.append(answer.group(0))
+        cues[k + 1].description = True
     spoke: set[tuple] = set()
     for s, c in zip(sentences, cues):
         section = description_section(s)
@@ -204,6 +222,8 @@ def read_document_cues(sentences: list[Sentence]) -> list[Cues]:
         if section in spoke and c.description and not _describes(s.text) and not _motion(s):
             c.description = False
             c.voiced = bool(lex.VIEW.search(s.text))
+        elif section not in spoke and c.has_position and not c.description and not _speaks(s.text):
+            c.description = True  # the case described goes on ("Om X inte svarar i tid ska Y anses medgivet")
         if c.has_position and not c.description:
             spoke.add(section)
     return cues
@@ -215,6 +235,18 @@ def description_section(sentence: Sentence) -> tuple | None:
         if lex.DESCRIPTION_HEADINGS.search(sentence.headings[k]):
             return tuple(sentence.headings[: k + 1])
     return None
+
+
+# An answer form: a question put to the respondent ("Ställer ni er bakom förslaget …?") and its answer.
+_FORM_QUESTION = re.compile(r"\b(?:ni|er|ert|era)\b[^?]*\?\s*$", re.I)
+_FORM_ANSWER = re.compile(r"^\s*(?:svar\s*:?\s*)?(ja|nej)\b[\s,.;:!–-]*(.*)$", re.I | re.S)
+_SPEAKS = re.compile(r"^(?:[\w.\-–]+\s+){0,4}?(?:" + "|".join(sorted(lex.SELF_NAMING_VERBS)) + r")\b|\b(?:vi|oss|vår|vårt|våra)\b",
+                     re.I)
+
+
+def _speaks(text: str) -> bool:
+    """The respondent speaks: a view of its own, itself naming itself as subject of a verdict, or "vi"."""
+    return bool(lex.VIEW.search(text) or _SPEAKS.search(text))
 
 
 def _motion(sentence: Sentence) -> bool:

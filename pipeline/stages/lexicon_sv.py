@@ -122,6 +122,11 @@ CAUSAL = re.compile(r"\b(?:eftersom|då|därför\s+att|med\s+tanke\s+på|mot\s+b
 # part ska anses ha godtagit".
 VERDICT_CLAUSE = re.compile(r"\b(?:motsätt\w*\s+(?:\w+\s+)?(?:sig|oss)|avstyrk\w*|tillstyrk\w*|välkomna\w*|stöd(?:er|jer)|"
                             r"vänder\s+(?:sig|oss)\s+(?:\w+\s+)?mot|bakom)\s+(?:\w+\s+){0,2}?att\s+([^,.;:]*?)(?=\s+men\b|[,.;:]|$)", re.I)
+# A form's question asks for a position ("Ställer ni er bakom …?", "Tillstyrker ni …?") or for comments.
+POSITION_QUESTION = re.compile(r"\b(?:ställer|tillstyrker|stödjer|stöder|instämmer|delar|godtar|accepterar|välkomnar)\b", re.I)
+COMMENT_QUESTION = re.compile(r"\b(?:synpunkter|kommentarer|invändningar|erinringar)\b", re.I)
+# "Ja, med reservation", "Ja, delvis": a form's yes with a reservation is support with a condition.
+FORM_RESERVATION = re.compile(r"\b(?:reservation\w*|delvis|förbehåll\w*|villkor\w*|tvekan|men)\b", re.I)
 # A negated opinion verb negates its clause: "anser inte att förslaget är väl underbyggt".
 RAISED_NEGATION = re.compile(r"\b(?:anser|menar|bedömer|tycker|tror|finner)\s+(?:\w+\s+)?(?:inte|ej)\s+att\b[^.;:]*", re.I)
 # What a doubt is about is not asserted: "inte övertygad om att förslaget är rätt väg".
@@ -233,7 +238,8 @@ ska skall bör kan får ges införs införas inrättas tas fram även också nya
 anser anför tillstyrker avstyrker instämmer delar stödjer stöder välkomnar föreslår föreslås föreslagna föreslagen
 möjlighet möjligheten möjligheter möjligheterna stärkt stärka stärkas stärkta stärks ökad ökade ökat förbättrad
 förbättrade särskild särskilda särskilt tydligare tydlig tydliga
-""".split())
+inledning sammanfattning bakgrund övergripande avslutning slutsats slutsatser kommentar kommentarer
+""".split())  # the last line: a response's own section headings, which name no proposal
 
 # Finite verbs a respondent opens its sentences with ("Kommunen avstyrker", "Myndigheten för X anser"): the words
 # before them name who speaks, not what about.

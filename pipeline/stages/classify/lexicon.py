@@ -23,7 +23,7 @@ from ..cues import FLIP, Cues, Reading, clauses, negated_target, read_cues, read
 POSITIONS = ("support", "oppose", "mixed")
 # How a sentence names a proposal it then takes no position on (a comment: neutral). Sharing words
 # with it is not naming it ("delar utredningens bild av problemen").
-NAMING = ("section number", "named after", "bullet label")
+NAMING = ("section number", "named after", "bullet label", "the proposal's title")
 
 
 def as_corpora(corpus) -> list[Corpus]:

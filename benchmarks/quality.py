@@ -31,8 +31,9 @@ RUNS = [
     ("logreg.v2 + learned linker", "lodo", ["classifier=logreg", "linker=learned"]),
     ("logreg.v2 + learned linker", "loio", ["classifier=logreg", "linker=learned"]),
 ]
-UNREAD = ("djurskydd-blind",)  # nobody has read its errors: keep it so, or move it out of here
-OTHER_INQUIRIES = ("fardtjanst-blind", "hogskoleantagning-blind", "kulturmiljo-blind", "spelmarknad-blind", "djurskydd-blind")
+UNREAD = ("djurskydd-blind", "kamerabevakning-blind")  # nobody has read their errors: keep it so, or move them out
+OTHER_INQUIRIES = ("fardtjanst-blind", "hogskoleantagning-blind", "kulturmiljo-blind", "spelmarknad-blind", "barnvard-blind",
+                   "digitalforvaltning-blind", "vindkraft-blind", "djurskydd-blind", "kamerabevakning-blind")
 COLUMNS = [("cells", "n_cells", "d"), ("cell accuracy", "cell_accuracy", ".3f"), ("macro F1", "macro_f1", ".3f"),
            ("stance macro F1 (addressed)", "stance_macro_f1_addressed", ".3f"), ("oppose F1", "oppose_f1", ".3f"),
            ("evidence recall", "evidence_recall", ".3f"), ("link precision", "link_precision", ".3f"),

@@ -605,3 +605,11 @@ def test_a_responses_own_section_heading_names_no_proposal():
     ))
     raw = "Inledning\n\nFörbundet stöder en snabb förnyelse av kraftsystemet.\n"  # "Inledning" is no "…ledningar"
     assert set(stances(raw, catalog).values()) == {"none"}
+
+
+def test_a_numbered_heading_naming_a_permit_called_tillstyrkan_stays_a_heading():
+    raw = ("5.3 Nämndens tillstyrkan ska inhämtas före beslut\n"
+           "Regionen ser värdet av ordningen och kan ställa sig bakom den.\n")
+    sentences = Segmenter().segment(make_doc(raw))
+    body = next(s for s in sentences if s.text.startswith("Regionen"))
+    assert body.headings and body.headings[-1].startswith("5.3 Nämndens tillstyrkan")

@@ -264,7 +264,7 @@ VIEW = re.compile(r"^(?:[\w.\-–]+\s+){0,5}?(?:anser|menar|bedömer|vill|föror
                   r"bedömning)\b|\b(?:det\s+är\s+)?vår\s+(?:uppfattning|bedömning|mening)\s+(?:är\s+)?att\b", re.I)
 
 # A verdict: a line "5.3 Tillstyrks" or a flattened table row "6.4 Register Avstyrker" is an answer, not a heading.
-VERDICT = re.compile(r"\b(?:tillstyrk\w*|avstyrk\w*|instämm\w*|stöd(?:s|er|jer)|godta\w*|avvisa\w*|"
+VERDICT = re.compile(r"\b(?:tillstyrk(?!an\b)\w*|avstyrk\w*|instämm\w*|stöd(?:s|er|jer)|godta\w*|avvisa\w*|"
                      r"inga\s+(?:synpunkter|invändningar)|(?:ingen|utan)\s+erinran|inget\s+att\s+invända|(?:inget|ej)\s+ställningstagande)\b",
                      re.I)
 

@@ -152,6 +152,9 @@ class RuleLinker(BaseEstimator):
         if x[0, _F["bare_verdict"]] and context and own and all(why.startswith("the proposal's words")
                                                                for _, why in own.values()):
             own = {j: v for j, v in own.items() if j in context}  # "tillstyrker förslaget" under its heading
+        elif numbered and any(j in numbered for j in own):
+            # under a numbered heading, words shared with another proposal do not move the sentence there
+            own = {j: v for j, v in own.items() if j in numbered or not v[1].startswith("the proposal's words")}
         for fits in ambiguous:  # a phrase that fits several proposals: the ones its context names, else the one
             agree = [j for j in fits if j in context] or [j for j in fits if j in before]  # just discussed
             if agree:

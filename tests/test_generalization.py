@@ -613,3 +613,18 @@ def test_a_numbered_heading_naming_a_permit_called_tillstyrkan_stays_a_heading()
     sentences = Segmenter().segment(make_doc(raw))
     body = next(s for s in sentences if s.text.startswith("Regionen"))
     assert body.headings and body.headings[-1].startswith("5.3 Nämndens tillstyrkan")
+
+
+def test_a_flattened_tables_row_number_is_no_sentence_of_its_own():
+    raw = ("Nr Avsnitt Förslag Ställningstagande\n"
+           "1. 3.1 Ett statligt tandvårdsbidrag Tillstyrker Bidraget behövs.\n"
+           "2. 5.3 Tandhygienister knyts till hemtjänsten Avstyrker Kommunen saknar lokaler.\n")
+    sentences = Segmenter().segment(make_doc(raw))
+    assert not any(s.text.strip() in ("1.", "2.") for s in sentences)
+    only(stances(raw), tandvardsbidrag="support", tandhygienist_hemtjanst="oppose")
+
+
+def test_one_of_the_inquirys_most_important_proposals_is_that_proposal():
+    raw = ("Föreningen välkomnar att tandhygienister knyts till hemtjänsten, och vi ser det som ett av "
+           "betänkandets viktigaste förslag.")
+    only(stances(raw), tandhygienist_hemtjanst="support")

@@ -168,8 +168,8 @@ DESCRIPTION_HEADINGS = re.compile(
 )
 
 # A position taken on the inquiry as a whole or on a group of its proposals.
-GENERAL_OBJECT = re.compile(
-    r"\b(?:utredningens|betänkandets|de|samtliga|alla|övriga|resterande|dessa|flertalet|merparten\s+av)\s+"
+GENERAL_OBJECT = re.compile(  # not "ett av betänkandets viktigaste förslag": one of them
+    r"(?<!\bett\sav\s)(?<!\ben\sav\s)(?<!\bnågot\sav\s)\b(?:utredningens|betänkandets|de|samtliga|alla|övriga|resterande|dessa|flertalet|merparten\s+av)\s+"
     r"(?:\w+\s+){0,2}(?:förslag|bedömningar|slutsatser|ställningstaganden|förslagen|bedömningarna)\b(?!\s+(?:att|om)\b)"
     r"|\bi\s+allt\s+väsentligt\b|\bi\s+stort\b|\butredningen\s+i\s+sin\s+helhet\b|\bbetänkandet\s+i\s+(?:sin\s+helhet|stort)"
     r"|\bi\s+övrigt\b|\b(?:övriga|resterande)\s+delar\b",

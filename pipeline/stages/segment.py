@@ -245,6 +245,8 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         rest = text[m.end() :]
         if m.group(1) == "." and _is_abbreviation(word, rest) and not _ends_sentence(word.lower(), rest):
             continue
+        if m.group(1) == "." and len(before) == 1 and re.fullmatch(r"\d{1,2}", word) and rest.strip():
+            continue  # "1. 5.3 En ny tjänst Tillstyrker …": a row's number, no sentence of its own
         spans.append((start, m.end(2)))
         start = m.end()
     if text[start:].strip():

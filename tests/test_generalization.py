@@ -269,7 +269,9 @@ kommunen länsstyrelsen avgifter kostnaderna konsekvensanalysen kraft alla avsni
 finansieras praktiken eftersom saknar vilket radio
 anses ansluter bedöms beslutar beslutet bland dessa enligt fråga frågan förslagen gäller hinder innan kapitel kring
 några rätt sina sitt skulle syfte utredas utredning utredningens utvärderas vilken ytterligare yttra ökad
-tillstyrkan tillstyrkt myndigheten data format post mark plats inledning
+tillstyrkan tillstyrkt myndigheten data format post mark plats inledning hand samt positivt respektive skäl behov
+grund medföra antas helt slås samman avskaffas ändras förkortas förlängas samma fall också förslagens tydlig ligger
+större
 """.split())  # Swedish and remiss words that catalogs use too (the last line: generic public-administration words)
 
 
@@ -628,3 +630,32 @@ def test_one_of_the_inquirys_most_important_proposals_is_that_proposal():
     raw = ("Föreningen välkomnar att tandhygienister knyts till hemtjänsten, och vi ser det som ett av "
            "betänkandets viktigaste förslag.")
     only(stances(raw), tandhygienist_hemtjanst="support")
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Vi vill inte att tandhygienister knyts till hemtjänsten.", "oppose"),
+    ("Kommunen kan acceptera att tandhygienister knyts till hemtjänsten, men inte till varje hemtjänstgrupp.", "mixed"),
+    ("Förbundet delar inte utredningens bedömning att förslagen om tandhygienister i hemtjänsten blir billiga.",
+     "oppose"),  # an assessment of one proposal's cost, not the inquiry's proposals as a whole
+])
+def test_not_wanting_it_partial_support_and_an_assessment_named_by_its_clause(text, expected):
+    assert stances(text)["tandhygienist-hemtjanst"] == expected
+
+
+def test_the_same_applies_carries_the_position_before_to_what_it_names():
+    raw = ("Förbundet kan inte ställa sig bakom förslaget om ett statligt tandvårdsbidrag för personer över 75 år. "
+           "Detsamma gäller förslaget om ett nationellt register över munhälsobedömningar, som enligt förbundet saknar "
+           "bärande skäl.")
+    only(stances(raw), tandvardsbidrag="oppose", munhalsoregister="oppose")
+
+
+def test_a_proposed_change_that_should_not_be_made():
+    catalog = Catalog(sou="SOU 2030:4", title="Avgifter i tillsynen", path="x", proposals=(
+        Proposal("hojd-avgift", "Tillsynsavgiften höjs", "Tillsynsavgiften höjs till 9 000 kronor.", "6.4"),
+        Proposal("register", "Ett nytt register över tillsynsobjekt", "Ett register inrättas.", "6.5"),
+        Proposal("rapport", "Årlig rapport till regeringen", "Myndigheten lämnar en årlig rapport.", "7.1"),
+        Proposal("utbildning", "Utbildning för inspektörer", "Inspektörerna utbildas.", "7.2"),
+        Proposal("samverkan", "Samverkan mellan myndigheterna", "Myndigheterna ska samverka.", "7.3"),
+    ))  # (a catalog of two gives no proposal's words a z-score to stand out by)
+    result = stances("Tillsynsavgiften ska inte höjas.", catalog)
+    assert result == {pid: "oppose" if pid == "hojd-avgift" else "none" for pid in catalog.ids}

@@ -100,6 +100,8 @@ class CatalogMatcher:
         self.stem_grams_ = [{w[k:k + 6] for w in ws for k in range(len(w) - 5)} for ws in self.stems_]
         self.title_tokens_ = [tuple(stem(w.lower()) for w in _WORD.findall(p.title) if w.lower() not in _ARTICLES)
                               for p in catalog.proposals]
+        # two short words ("ny roll") are too common to quote a title by
+        self.title_chars_ = np.array([sum(len(t) for t in title[:3] if t not in _HEAD_END) for title in self.title_tokens_])
         return self
 
     def names_title(self, text: str) -> np.ndarray:
@@ -123,7 +125,7 @@ class CatalogMatcher:
                 if content > best[j] and not modifier:
                     best[j] = content
         top = best.max(initial=0.0)
-        return (best >= 2) & (best == top) & ((best == top).sum() == 1)
+        return (best >= 2) & (best == top) & ((best == top).sum() == 1) & (self.title_chars_ >= 12)
 
     def scores(self, texts: list[str]) -> np.ndarray:
         """(len(texts), n_proposals) cosine of each text's catalog n-grams with each proposal's."""

@@ -168,6 +168,8 @@ def read_cues(sentence: Sentence) -> Cues:
         c.contrast_mixed = True  # "ser inga hinder …, men anser att X är att föredra"
     if c.support and not c.condition:
         c.condition = bool(lex.CONDITIONAL_IF.search(low))
+    if c.support >= 2 and not c.condition and supports:
+        c.condition = bool(lex.PARTIAL.search(low, min(supports)))
     c.about_proposal = bool(lex.PROPOSAL_REFERENCE.search(low)) or "(against the inquiry)" in c.matches
     c.normative = bool(lex.NORMATIVE.search(low))
     c.restates_negation = bool(lex.RESTATED_NEGATION.search(low))
@@ -214,6 +216,13 @@ def read_document_cues(sentences: list[Sentence]) -> list[Cues]:
         c.description, c.voiced = False, True
         c.matches.append(answer.group(0))
         cues[k + 1].description = True
+    for k in range(1, len(sentences)):  # "Detsamma gäller förslaget om X": the position before, on X
+        c, before = cues[k], cues[k - 1]
+        if lex.SAME_AGAIN.search(sentences[k].text) and not (c.support or c.oppose or c.neutral) and (
+                before.support or before.oppose):
+            c.support, c.oppose, c.condition = before.support, before.oppose, before.condition
+            c.description, c.voiced = False, True
+            c.matches.append("(the position before)")
     spoke: set[tuple] = set()
     for s, c in zip(sentences, cues):
         section = description_section(s)

@@ -28,7 +28,7 @@ PHRASES = [
     (r"ser\s+inga\s+hinder|har\s+inget\s+emot", "support", 1),
     # doubts whether it is needed or grounded: "har svårt att se behovet av", "saknar tillräckligt stöd i"
     (r"(?:har\s+)?svårt\s+att\s+se\s+(?:\w+\s+)?(?:behov\w*|nytta\w*|skäl\w*|motiv\w*|fördel\w*)|"
-     r"saknar\s+(?:\w+\s+)?(?:stöd|underlag|grund)\s+i", "oppose", 1),
+     r"saknar\s+(?:\w+\s+)?(?:stöd|underlag|grund)\s+i|saknar\s+(?:\w+\s+)?(?:skäl|motiv)\b", "oppose", 1),
     (r"tar\s+(?:\w+\s+)?(?:inte|ej)\s+(?:heller\s+)?(?:ställning|någon\s+ställning)|avstår\s+(?:\w+\s+)?från\s+att\s+(?:yttra|ta\s+ställning|"
      r"lämna\s+synpunkter)", "neutral", 2),
     (r"(?:(?:har|lämnar)\s+)?(?:inga|inte\s+några)\s+(?:synpunkter|kommentarer)|ingen\s+(?:\w+\s+)?(?:uppfattning|åsikt)", "neutral", 2),
@@ -54,6 +54,12 @@ PHRASES = [
     (r"ansluter\s+(?:sig|oss)\s+(?:\w+\s+)?till\s+(?!(?:\w+\s+){0,4}(?:yttrande|synpunkter|remissvar))", "support", 2),
     (r"säger\s+ja\s+till", "support", 2),
     (r"(?:inget|ingenting|inte\s+något)\s+att\s+erinra", "support", 2),
+    # not wanting what is proposed (a lean; a target phrased "bör inte införas" turns it round)
+    (r"(?:vill|önskar)\s+(?:\w+\s+)?(?:inte|ej)\s+att\b", "oppose", 1),  # "Vi vill inte att X slås ihop"
+    # "X ska inte höjas": a change the inquiry proposes, refused (not "ändras"/"avskaffas", which titles that keep
+    # things as they are use: "X bör inte avskaffas")
+    (r"\b(?:ska|skall|bör|får)\s+(?:inte|ej)\s+(?:heller\s+)?(?:höjas|sänkas|förlängas|förkortas|slås\s+(?:ihop|samman)|"
+     r"utvidgas)\b", "oppose", 1),
     (r"(?:lämnar|gör|avger)\s+(?:inget|inte\s+något)\s+ställningstagande|(?:inget|ej)\s+ställningstagande\b|(?:har\s+)?inte\s+(?:kunnat\s+)?(?:enas|"
      r"tagit\s+ställning)|avstår\s+från\s+(?:att\s+)?(?:ställningstagande|yttrande)", "neutral", 2),
 ]
@@ -74,7 +80,7 @@ CUES = [
     (r"(?:väl|tillräckligt|ordentligt)\s*(?:underbygg|motiver|avväg|genomtänk|utred|analyser)\w*|steg\s+i\s+rätt\s+riktning",
      "support", 1),
     (r"ser\s+(?:\w+\s+){0,2}(?:behov\w*\s+av|fördel\w*\s+med)\s+(?!att\b)", "support", 1),
-    (r"håller\s+med", "support", 2),
+    (r"håller\s+(?:(?:vi|jag|inte|ej|därför|heller|alltså)\s+){0,2}med\b", "support", 2),  # "Det håller vi inte med om"
     (r"bifaller\s+(?:utredningens|förslag)", "support", 2),
     (r"(?:är|vore|blir)\s+(?:\w+\s+)?(?:positiv\w*|bra|angelägen\w*|välkommen|nödvändig\w*|rätt|riktigt|rimlig\w*|realistisk\w*|ändamålsenlig\w*|proportionerlig\w*|genomförbar\w*|befogad\w*|"
      r"klokt|utmärkt)\b", "support", 1),
@@ -127,6 +133,10 @@ POSITION_QUESTION = re.compile(r"\b(?:ställer|tillstyrker|stödjer|stöder|inst
 COMMENT_QUESTION = re.compile(r"\b(?:synpunkter|kommentarer|invändningar|erinringar)\b", re.I)
 # "Ja, med reservation", "Ja, delvis": a form's yes with a reservation is support with a condition.
 FORM_RESERVATION = re.compile(r"\b(?:reservation\w*|delvis|förbehåll\w*|villkor\w*|tvekan|men)\b", re.I)
+# Support for part of it: "kan acceptera att nivån ändras, men inte till den nivå som föreslås".
+PARTIAL = re.compile(r",?\s+men\s+(?:inte|ej)\s+(?:till|i|för|på|när|om|med|vid|utan)\b", re.I)
+# The previous sentence's position, again: "Detsamma gäller förslaget om …", "Samma sak gäller …", "Likaså …".
+SAME_AGAIN = re.compile(r"^\s*(?:detsamma|samma\s+(?:sak|sak\s+)?|det\s+samma)\s+gäller\b|^\s*likaså\b", re.I)
 # A negated opinion verb negates its clause: "anser inte att förslaget är väl underbyggt".
 RAISED_NEGATION = re.compile(r"\b(?:anser|menar|bedömer|tycker|tror|finner)\s+(?:\w+\s+)?(?:inte|ej)\s+att\b[^.;:]*", re.I)
 # What a doubt is about is not asserted: "inte övertygad om att förslaget är rätt väg".
@@ -170,7 +180,7 @@ DESCRIPTION_HEADINGS = re.compile(
 # A position taken on the inquiry as a whole or on a group of its proposals.
 GENERAL_OBJECT = re.compile(  # not "ett av betänkandets viktigaste förslag": one of them
     r"(?<!\bett\sav\s)(?<!\ben\sav\s)(?<!\bnågot\sav\s)\b(?:utredningens|betänkandets|de|samtliga|alla|övriga|resterande|dessa|flertalet|merparten\s+av)\s+"
-    r"(?:\w+\s+){0,2}(?:förslag|bedömningar|slutsatser|ställningstaganden|förslagen|bedömningarna)\b(?!\s+(?:att|om)\b)"
+    r"(?:(?!att\b)\w+\s+){0,2}(?:förslag|bedömningar|slutsatser|ställningstaganden|förslagen|bedömningarna)\b(?!\s+(?:att|om)\b)"
     r"|\bi\s+allt\s+väsentligt\b|\bi\s+stort\b|\butredningen\s+i\s+sin\s+helhet\b|\bbetänkandet\s+i\s+(?:sin\s+helhet|stort)"
     r"|\bi\s+övrigt\b|\b(?:övriga|resterande)\s+delar\b",
     re.I,

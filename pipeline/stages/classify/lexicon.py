@@ -33,7 +33,7 @@ def as_corpora(corpus) -> list[Corpus]:
         raise ValueError("fit needs at least one corpus")
     return corpora
 _SCOPED = re.compile(r"\bde\s+förslag\s+som\b", re.I)
-# "förslagen om avgifterna", "övriga förslag om uppföljningen": the words that name a group.
+# "förslagen om avgifterna", "övriga förslag om utvärderingen": the words that name a group.
 _GROUP_WORDS = re.compile(r"\b(?:förslag(?:en)?|bedömningar(?:na)?)\s+(?:om|kring|gällande|rörande|avseende|inom|för)\s+"
                           r"(.{3,80}?)(?=[,;.]|\s+(?:och|men|samt)\s|$)", re.I)
 

@@ -20,9 +20,9 @@ CALIBRATION = (
     "Nämnden beslutar att bifalla förslaget till remissvar.",
     "Förbundet avstyrker förslaget i avsnitt 4.2 och anser att frågan bör utredas vidare.",
     "Vi ser positivt på förslaget men saknar en analys av hur det ska finansieras och genomföras i "
-    "praktiken, inte minst i landets mindre orter.",
+    "praktiken, inte minst för mindre aktörer.",
     "Föreningen delar utredningens bedömning att ansvarsfördelningen behöver förtydligas, särskilt när "
-    "det gäller uppföljningen av de nya kraven.",
+    "det gäller utvärderingen av de nya kraven.",
     "Styrelsen har inget att invända mot utredningens förslag i övrigt.",
     "Inga synpunkter.",
     "Konsekvensanalysen är bristfällig vad gäller kostnaderna, och tidplanen behöver förtydligas innan "

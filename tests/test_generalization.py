@@ -659,3 +659,8 @@ def test_a_proposed_change_that_should_not_be_made():
     ))  # (a catalog of two gives no proposal's words a z-score to stand out by)
     result = stances("Tillsynsavgiften ska inte höjas.", catalog)
     assert result == {pid: "oppose" if pid == "hojd-avgift" else "none" for pid in catalog.ids}
+
+
+def test_an_object_put_first_is_no_name_of_the_speaker():
+    raw = "Munvårdsutbildningen har vi inget att invända mot, den behövs."
+    only(stances(raw), munvardsutbildning="support")

@@ -169,3 +169,13 @@ def test_predictions_written_are_read_back_by_the_one_parser(tmp_path, offline):
 
     rows = read_jsonl(out / "predictions.jsonl")
     assert [p.to_json() for p in read_predictions(out / "predictions.jsonl")] == rows
+
+
+@pytest.mark.parametrize("data", sorted(p.stem for p in (ROOT / "configs" / "data").glob("*.yaml")))
+def test_every_data_config_names_a_catalog_labels_and_documents_that_exist(data):
+    cfg = compose([f"data={data}"])
+    corpora = list(cfg.data.corpora.values()) if cfg.data.get("corpora") else [cfg.data]
+    assert corpora
+    for corpus in corpora:
+        assert Path(corpus.catalog).is_file() and Path(corpus.labels).is_file()
+        assert any(Path(corpus.docs).glob("*.txt")), corpus.name

@@ -461,26 +461,20 @@ def test_common_verdicts_of_remiss_prose(text, expected):
     assert stances(text)["munhalsoregister"] == expected
 
 
-def test_a_negated_opinion_verb_negates_its_clause():
-    raw = "Förbundet anser inte att registret över munhälsobedömningar är tillräckligt underbyggt."
-    assert stances(raw)["munhalsoregister"] == "oppose"
-
-
-def test_what_a_doubt_is_about_is_not_asserted():
-    raw = "Nämnden är inte övertygad om att ett register över munhälsobedömningar är rätt väg att gå."
-    assert stances(raw)["munhalsoregister"] == "oppose"
-
-
-def test_the_aim_behind_a_proposal_is_not_the_proposal():
-    raw = ("Kommunen delar syftet bakom förslaget om ett nationellt register över munhälsobedömningar, men "
-           "avstyrker förslaget i dess nuvarande utformning.")
-    assert stances(raw)["munhalsoregister"] == "oppose"
-
-
-def test_positive_but_with_concerns_is_mixed():
-    raw = ("Regionen är i grunden positiv till ett nationellt register över munhälsobedömningar men har farhågor "
-           "om den administrativa bördan.")
-    assert stances(raw)["munhalsoregister"] == "mixed"
+@pytest.mark.parametrize("raw,expected", [
+    # a negated opinion verb negates its clause
+    ("Förbundet anser inte att registret över munhälsobedömningar är tillräckligt underbyggt.", "oppose"),
+    # what a doubt is about is not asserted
+    ("Nämnden är inte övertygad om att ett register över munhälsobedömningar är rätt väg att gå.", "oppose"),
+    # the aim behind a proposal is not the proposal
+    ("Kommunen delar syftet bakom förslaget om ett nationellt register över munhälsobedömningar, men "
+     "avstyrker förslaget i dess nuvarande utformning.", "oppose"),
+    # positive, but with concerns
+    ("Regionen är i grunden positiv till ett nationellt register över munhälsobedömningar men har farhågor "
+     "om den administrativa bördan.", "mixed"),
+], ids=["negated-opinion-verb", "doubted-clause", "aim-not-proposal", "positive-with-concerns"])
+def test_what_a_clause_asserts_about_one_proposal(raw, expected):
+    assert stances(raw)["munhalsoregister"] == expected
 
 
 def test_mostly_agreeing_on_a_named_proposal_is_specific():

@@ -33,10 +33,10 @@ _PARENS = re.compile(r"\((\d{1,2}(?:\.\d{1,2}){0,4})\)")
 _LEADING = re.compile(r"^\s*(\d{1,2}(?:\.\d{1,2}){0,4})\.?\s")
 # Several after one keyword: "kapitel 7 och 8", "kapitlen 5–7", "avsnitten 4.1, 4.2 och 5.3".
 _N = r"\d{1,2}(?:\.\d{1,2}){0,4}"
-# Words that do not make a quoted title distinctive, and what makes a phrase a modifier rather than a name
-# ("värdet för | det X Y").
+# What makes a phrase a modifier rather than a name ("värdet för | det X Y"), and the words that do not
+# make a quoted title distinctive.
 _PREPOSITIONS = frozenset("av för till om i på med mot vid inom från under efter genom hos mellan utan över kring".split())
-_HEAD_END = _PREPOSITIONS | frozenset("ska skall bör får kan ska inte ej och samt som".split())
+_NOT_CONTENT = _PREPOSITIONS | frozenset("ska skall bör får kan inte ej och samt som".split())
 _ARTICLES = frozenset("en ett den det de".split())
 _LISTED = re.compile(r"\b(?:avsnitt(?:en|et)?|kapitl(?:en|et)|kapitel|kap\.?|punkt(?:erna|en)?)\s*(" + _N +
                      r"(?:\s*(?:,|och|samt|eller|–|-|till)\s*" + _N + r")+)\b", re.I)
@@ -101,7 +101,7 @@ class CatalogMatcher:
         self.title_tokens_ = [tuple(stem(w.lower()) for w in _WORD.findall(p.title) if w.lower() not in _ARTICLES)
                               for p in catalog.proposals]
         # two short words ("ny roll") are too common to quote a title by
-        self.title_chars_ = np.array([sum(len(t) for t in title[:3] if t not in _HEAD_END) for title in self.title_tokens_])
+        self.title_chars_ = np.array([sum(len(t) for t in title[:3] if t not in _NOT_CONTENT) for title in self.title_tokens_])
         return self
 
     def names_title(self, text: str) -> np.ndarray:
@@ -118,7 +118,7 @@ class CatalogMatcher:
                 n = 0
                 while n < len(title) and a + n < len(stems) and stems[a + n] == title[n]:
                     n += 1
-                content = sum(t not in _HEAD_END for t in title[:n])
+                content = sum(t not in _NOT_CONTENT for t in title[:n])
                 before = words[max(0, keep[a] - 2):keep[a]]
                 modifier = bool(before) and before[-1] in _PREPOSITIONS and not (
                     len(before) == 2 and before[0].startswith(("förslag", "bedömning", "frågan")))  # "förslaget om X"

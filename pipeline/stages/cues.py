@@ -140,7 +140,7 @@ def read_cues(sentence: Sentence) -> Cues:
                 c.matches.append(m.group(0))
     c.risk = min(len(risk_positions), 2)
     for m in lex.RAISED_NEGATION.finditer(low):
-        events = [(pos, FLIP[pol] if m.end(0) > pos >= m.start(0) + 4 and pol in ("support", "oppose") else pol, w)
+        events = [(pos, FLIP[pol] if m.start(1) <= pos < m.end(1) and pol in ("support", "oppose") else pol, w)
                   for pos, pol, w in events]
     c.condition = any(rx.search(low) for rx in _COMPILED["conditions"])
     for pos, pol, w in events:
@@ -199,10 +199,10 @@ def read_document_cues(sentences: list[Sentence]) -> list[Cues]:
                 and lex.BACK_TO_GROUP.search(s.text) and lex.GROUP_OBJECT.search(before.text)):
             c.general, c.scope_text = True, before.text  # "… lämnar dem utan erinran": the group named before
     for k, (s, c) in enumerate(zip(sentences, cues)):
-        if not _FORM_QUESTION.search(s.text):
+        if not lex.FORM_QUESTION.search(s.text):
             continue
         c.description, c.voiced = True, False  # an answer form's question is the ministry's text
-        answer = _FORM_ANSWER.match(sentences[k + 1].text) if k + 1 < len(sentences) else None
+        answer = lex.FORM_ANSWER.match(sentences[k + 1].text) if k + 1 < len(sentences) else None
         if not answer:
             continue
         yes = answer.group(1).lower() == "ja"
@@ -246,16 +246,9 @@ def description_section(sentence: Sentence) -> tuple | None:
     return None
 
 
-# An answer form: a question put to the respondent ("Ställer ni er bakom förslaget …?") and its answer.
-_FORM_QUESTION = re.compile(r"\b(?:ni|er|ert|era)\b[^?]*\?\s*$", re.I)
-_FORM_ANSWER = re.compile(r"^\s*(?:svar\s*:?\s*)?(ja|nej)\b[\s,.;:!–-]*(.*)$", re.I | re.S)
-_SPEAKS = re.compile(r"^(?:[\w.\-–]+\s+){0,4}?(?:" + "|".join(sorted(lex.SELF_NAMING_VERBS)) + r")\b|\b(?:vi|oss|vår|vårt|våra)\b",
-                     re.I)
-
-
 def _speaks(text: str) -> bool:
     """The respondent speaks: a view of its own, itself naming itself as subject of a verdict, or "vi"."""
-    return bool(lex.VIEW.search(text) or _SPEAKS.search(text))
+    return bool(lex.VIEW.search(text) or lex.SPEAKS.search(text))
 
 
 def _motion(sentence: Sentence) -> bool:

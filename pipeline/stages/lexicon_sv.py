@@ -128,6 +128,9 @@ CAUSAL = re.compile(r"\b(?:eftersom|då|därför\s+att|med\s+tanke\s+på|mot\s+b
 # part ska anses ha godtagit".
 VERDICT_CLAUSE = re.compile(r"\b(?:motsätt\w*\s+(?:\w+\s+)?(?:sig|oss)|avstyrk\w*|tillstyrk\w*|välkomna\w*|stöd(?:er|jer)|"
                             r"vänder\s+(?:sig|oss)\s+(?:\w+\s+)?mot|bakom)\s+(?:\w+\s+){0,2}?att\s+([^,.;:]*?)(?=\s+men\b|[,.;:]|$)", re.I)
+# An answer form: a question put to the respondent ("Ställer ni er bakom förslaget …?") and its answer.
+FORM_QUESTION = re.compile(r"\b(?:ni|er|ert|era)\b[^?]*\?\s*$", re.I)
+FORM_ANSWER = re.compile(r"^\s*(?:svar\s*:?\s*)?(ja|nej)\b[\s,.;:!–-]*(.*)$", re.I | re.S)
 # A form's question asks for a position ("Ställer ni er bakom …?", "Tillstyrker ni …?") or for comments.
 POSITION_QUESTION = re.compile(r"\b(?:ställer|tillstyrker|stödjer|stöder|instämmer|delar|godtar|accepterar|välkomnar)\b", re.I)
 COMMENT_QUESTION = re.compile(r"\b(?:synpunkter|kommentarer|invändningar|erinringar)\b", re.I)
@@ -138,7 +141,7 @@ PARTIAL = re.compile(r",?\s+men\s+(?:inte|ej)\s+(?:till|i|för|på|när|om|med|v
 # The previous sentence's position, again: "Detsamma gäller förslaget om …", "Samma sak gäller …", "Likaså …".
 SAME_AGAIN = re.compile(r"^\s*(?:detsamma|samma\s+(?:sak|sak\s+)?|det\s+samma)\s+gäller\b|^\s*likaså\b", re.I)
 # A negated opinion verb negates its clause: "anser inte att förslaget är väl underbyggt".
-RAISED_NEGATION = re.compile(r"\b(?:anser|menar|bedömer|tycker|tror|finner)\s+(?:\w+\s+)?(?:inte|ej)\s+att\b[^.;:]*", re.I)
+RAISED_NEGATION = re.compile(r"\b(?:anser|menar|bedömer|tycker|tror|finner)\s+(?:\w+\s+)?(?:inte|ej)(\s+att\b[^.;:]*)", re.I)
 # What a doubt is about is not asserted: "inte övertygad om att förslaget är rätt väg".
 DOUBTED_CLAUSE = re.compile(r"\b(?:övertygad\w*|tveksam\w*|skeptisk\w*|ifrågasätt\w*|osäker\w*|tvivl\w*|tvivel)\s+"
                             r"(?:\w+\s+){0,2}?(?:om|huruvida|på\s+att|till\s+att|till\s+om)\s+([^,.;:]*)", re.I)
@@ -264,6 +267,10 @@ godtar accepterar ifrågasätter vänder bejakar beklagar uppskattar anför påp
 SELF_NAMING_VERBS = frozenset("""
 tillstyrker avstyrker anser instämmer stödjer stöder välkomnar motsätter menar förordar ifrågasätter understryker
 """.split())
+
+# The respondent speaking of itself: as the subject of a verb only a respondent takes, or as "vi".
+SPEAKS = re.compile(r"^(?:[\w.\-–]+\s+){0,4}?(?:" + "|".join(sorted(SELF_NAMING_VERBS)) + r")\b|\b(?:vi|oss|vår|vårt|våra)\b",
+                    re.I)
 
 # The respondent stating a view of its own in the opening words ("Nämnden anser att …", "Vi vill se …",
 # "Förbundet menar …") or a wish in the passive ("… önskas en tydlighet"): a sentence an analyst quotes

@@ -158,6 +158,32 @@ def test_wrapped_body_lines_are_not_headings():
     assert sents[2].text.startswith("Region Exempellän delar") and sents[2].text.endswith("med kommunerna.")
 
 
+def test_a_section_number_moved_to_the_line_start_by_wrapping_is_no_heading():
+    raw = (
+        "Styrelsen har inga invändningar mot förslaget om tillsyn som utredningen lämnar i avsnitt\n"
+        "6.4. Styrelsen vill ändå understryka att den fortsatta beredningen behöver visa hur\n"
+        "tillsynen ska finansieras.\n"
+        "\n"
+        "7.1 Uppföljning av tillsynen\n"
+        "Styrelsen tillstyrker förslaget.\n"
+    )
+    sents = segment(raw)
+    assert [s.text for s in sents if s.is_heading] == ["7.1 Uppföljning av tillsynen"], texts(sents)
+    assert by_text(sents, "Styrelsen vill ändå").text.endswith("hur tillsynen ska finansieras.")
+    assert by_text(sents, "Styrelsen tillstyrker").sections == ("7.1",)
+
+
+def test_rows_of_a_flattened_table_stay_rows():
+    raw = (
+        "Avsnitt Förslag Remissinstansens ställningstagande\n"
+        "3.2 Krav på skriftlig plan för varje verksamhet oavsett storlek Tillstyrks med förbehåll\n"
+        "3.4 Ett nytt register över anmälda verksamheter hos tillsynsmyndigheten Avstyrks\n"
+    )
+    rows = [s.text for s in segment(raw)]
+    assert any(t.startswith("3.2 Krav") and t.endswith("förbehåll") for t in rows), rows
+    assert any(t.startswith("3.4 Ett nytt register") for t in rows), rows
+
+
 def test_bullets_are_their_own_blocks():
     raw = (
         "Kommunen vill lyfta följande.\n"

@@ -230,6 +230,10 @@ _SHOULD_NOT = r"\b(?:bör|ska|skall)\s+(?:inte|ej)\s+(?:införas|genomföras|inr
 NEGATED_TARGET = re.compile(_SHOULD_NOT + r"|^(?:inga|ingen|inget)\b", re.I)
 RESTATED_NEGATION = re.compile(_SHOULD_NOT, re.I)
 # A sentence about the proposal itself, not about the action it concerns.
+# A line ending in a word that a section number follows ("… i avsnitt" / "8.2.1. …"): the number
+# at the start of the next line is a reference the line break moved there, not a heading.
+BEFORE_SECTION_NUMBER = re.compile(r"\b(?:avsnitt(?:en)?|kapitel|kapitlen|kap\.|punkt(?:erna)?|paragraf(?:erna)?|"
+                                   r"bilaga|sidan|s\.|se|jfr|och|samt|eller)$", re.I)
 PROPOSAL_REFERENCE = re.compile(r"\b(?:förslag\w*|bedömning\w*|utredningens|ställningstagande\w*)\b", re.I)
 
 # Common Swedish function words that are not words of Norwegian, Danish or English (det, som, på,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ..records import Document, Sentence
 from ..registry import register
-from .lexicon_sv import FUNCTION_WORDS, VERDICT
+from .lexicon_sv import BEFORE_SECTION_NUMBER, FUNCTION_WORDS, VERDICT
 
 BULLET = re.compile(r"^[•\-–—*▪●◦·‣⁃]\s*(?=\S)")
 NUMBERED_HEADING = re.compile(
@@ -73,6 +73,8 @@ class Segmenter:
                 cur is not None and cur.kind == "heading"
             )
             m = NUMBERED_HEADING.match(line) or WORD_HEADING.match(line)
+            if m and not at_break and cur is not None and cur.kind != "heading" and BEFORE_SECTION_NUMBER.search(prev):
+                m = None
             if m and self._numbered_heading_ok(line, m) and not VERDICT.search(line):
                 cur = _Block("heading", [i], number=m.group("num"), depth=m.group("num").count(".") + 2)
                 # A heading may wrap onto a short lower-case line.

@@ -272,6 +272,8 @@ några rätt sina sitt skulle syfte utredas utredning utredningens utvärderas v
 tillstyrkan tillstyrkt myndigheten data format post mark plats inledning hand samt positivt respektive skäl behov
 grund medföra antas helt slås samman avskaffas ändras förkortas förlängas samma fall också förslagens tydlig ligger
 större
+anger anges annan bilaga blir deras heller höjas inga kapitlet konstaterar måste möjligheten möjligheterna nivå
+risker samtliga skriftlig stor sänkas utvidgas förtydligas plus positions standard budget huvudsak sammantaget
 """.split())  # Swedish and remiss words that catalogs use too (the last line: generic public-administration words)
 
 
@@ -658,3 +660,88 @@ def test_a_proposed_change_that_should_not_be_made():
 def test_an_object_put_first_is_no_name_of_the_speaker():
     raw = "Munvårdsutbildningen har vi inget att invända mot, den behövs."
     only(stances(raw), munvardsutbildning="support")
+
+
+# -- found on the fourth batch of blind inquiries (work environment, consumer credit, citizenship) ---------
+
+@pytest.mark.parametrize("text,expected", [
+    # an adjective inside a fixed phrase of no objection
+    ("Nämnden har ingen principiell invändning mot att ett nationellt register över munhälsobedömningar inrättas.",
+     {"munhalsoregister": "support"}),
+    ("Förbundet ser inga principiella hinder mot att omsorgspersonalen utbildas i munvård.", {"munvardsutbildning": "support"}),
+    ("Regionen har inga större invändningar mot munvårdsutbildningen.", {"munvardsutbildning": "support"}),
+    # the respondent's support as a noun
+    ("Förslaget om ett forskningsprogram om munhälsa och demens har förbundets fulla stöd.", {"forskningsprogram": "support"}),
+    ("Förslaget om tandvårdsbidrag har vårt stöd.", {"tandvardsbidrag": "support"}),
+])
+def test_no_objection_with_a_modifier_and_support_as_a_noun(text, expected):
+    only(stances(text), **expected)
+
+
+def test_support_in_the_evidence_is_no_position():
+    assert stances("Förslaget om tandvårdsbidrag har stöd i forskningen.")["tandvardsbidrag"] != "support"
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Kommunen ställer sig mot denna bakgrund bakom utredningens förslag och bedömningar i kapitel 3 och 5.",
+     dict(tandvardsbidrag="support", inga_sanktioner="support", munvardsutbildning="support",
+          tandhygienist_hemtjanst="support")),
+    ("Föreningen tillstyrker förslagen i kapitlen 4 och 5.",
+     dict(munhalsoregister="support", munvardsutbildning="support", tandhygienist_hemtjanst="support")),
+])
+def test_a_group_of_several_chapters_and_an_adverbial_before_bakom(text, expected):
+    only(stances(text), **expected)
+
+
+@pytest.mark.parametrize("text,expected", [
+    # support, then opposition to a part of it: mixed
+    ("Vi är positiva till att omsorgspersonalen utbildas i munvård, men motsätter oss att kommunerna ensamma ska "
+     "bära kostnaden för utbildningen.", {"munvardsutbildning": "mixed"}),
+    ("Nämnden har förståelse för att ett register över munhälsobedömningar behövs, men avstyrker att registret ska "
+     "omfatta personer i ordinärt boende.", {"munhalsoregister": "mixed"}),
+    # the aim welcomed, the proposal itself opposed: oppose
+    ("Vi har förståelse för syftet men avstyrker förslaget om tandvårdsbidrag.", {"tandvardsbidrag": "oppose"}),
+    # two proposals, one clause each: no part of either is opposed
+    ("Förbundet har inga invändningar mot munvårdsutbildningen men avstyrker att tandhygienister knyts till hemtjänsten.",
+     {"munvardsutbildning": "support", "tandhygienist_hemtjanst": "oppose"}),
+    # understanding for the need, then no objection: a lean and a position that agree, not "agreeing there are risks"
+    ("Regionen har förståelse för behovet av att äldre som riskerar att få sämre munhälsa följs upp, och har inget att "
+     "invända mot ett nationellt register över munhälsobedömningar.", {"munhalsoregister": "support"}),
+])
+def test_opposing_a_part_of_what_is_supported_is_mixed(text, expected):
+    only(stances(text), **expected)
+
+
+def test_a_heading_that_numbers_two_proposals_heads_both():
+    only(stances("3.1 och 5.3 Bidrag och hembesök\n\nNämnden tar inte ställning till förslagen."),
+         tandvardsbidrag="neutral", tandhygienist_hemtjanst="neutral")
+
+
+def test_two_clauses_naming_two_proposals_by_their_words():
+    raw = ("Vi välkomnar att personer över 75 år får ett statligt tandvårdsbidrag, och vi delar uppfattningen att "
+           "omsorgspersonalen behöver utbildning i munvård.")
+    only(stances(raw), tandvardsbidrag="support", munvardsutbildning="support")
+
+
+@pytest.mark.parametrize("text,expected", [
+    # the subordinate clause's word order ("att X inte bör införas"), on the proposed measure itself
+    ("Förbundet anser att det föreslagna tandvårdsbidraget inte bör införas.", {"tandvardsbidrag": "oppose"}),
+    ("Förbundet anser att tandvårdsbidraget bör införas.", {"tandvardsbidrag": "support"}),
+    # a target phrased "bör inte införas" turns it round
+    ("Förbundet anser att sanktioner mot kommuner som brister i tillsynen inte bör införas.", {"inga_sanktioner": "support"}),
+    ("Förbundet anser att sanktioner mot kommuner som brister i tillsynen bör införas.", {"inga_sanktioner": "oppose"}),
+])
+def test_a_view_that_the_measure_should_or_should_not_be_introduced(text, expected):
+    only(stances(text), **expected)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Förbundet anser mot den bakgrunden att tandvårdsbidraget inte bör införas.", {"tandvardsbidrag": "oppose"}),
+    ("Regionen ställer sig sammantaget och för sin del bakom förslaget om tandvårdsbidrag.", {"tandvardsbidrag": "support"}),
+])
+def test_sentence_adverbials_inside_a_verdict_do_not_hide_it(text, expected):
+    only(stances(text), **expected)
+
+
+def test_the_inquirys_own_assessment_is_no_view_of_the_respondent():
+    assert stances("Utredningen bedömer att tandvårdsbidraget bör införas.")["tandvardsbidrag"] == "none"

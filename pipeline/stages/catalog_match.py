@@ -30,7 +30,7 @@ _EXPLICIT = re.compile(r"\b(?:avsnitt(?:en|et)?|kapitel|kapitlet|kap\.?|punkt(?:
 _DOTTED = re.compile(r"(?<![\d.,:/-])(\d{1,2}(?:\.\d{1,2}){1,4})(?![\d,:/-]|\.\d)")
 # A number in parentheses: "Huvudmannaskapet (7.5):".
 _PARENS = re.compile(r"\((\d{1,2}(?:\.\d{1,2}){0,4})\)")
-_LEADING = re.compile(r"^\s*(\d{1,2}(?:\.\d{1,2}){0,4})\.?\s")
+_LEADING = re.compile(r"^\s*(\d{1,2}(?:\.\d{1,2}){0,4}(?:\s*(?:,|och|samt|–|-)\s*\d{1,2}(?:\.\d{1,2}){0,4})*)\.?\s")
 # Several after one keyword: "kapitel 7 och 8", "kapitlen 5–7", "avsnitten 4.1, 4.2 och 5.3".
 _N = r"\d{1,2}(?:\.\d{1,2}){0,4}"
 # What makes a phrase a modifier rather than a name ("värdet för | det X Y"), and the words that do not
@@ -160,7 +160,7 @@ class CatalogMatcher:
             if explicit:
                 return explicit
             lead = _LEADING.match(text)
-            return [lead.group(1)] if lead else []
+            return _listed(lead.group(1)) if lead else []  # "3.1 och 5.3 …": both
         return explicit + [n for n in _DOTTED.findall(text) if n not in explicit]
 
     def section_refs(self, text: str, heading: bool = False) -> tuple[set[str], set[str]]:

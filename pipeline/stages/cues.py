@@ -100,7 +100,7 @@ def read_cues(sentence: Sentence) -> Cues:
     text = sentence.text
     low = text.lower()
     c = Cues()
-    masked = list(low)
+    masked = list(lex.INSERTED.sub(lambda m: " " * len(m.group(0)), low))
     events: list[tuple[int, str, int]] = []  # (position, polarity, strength)
 
     def mask(a: int, b: int) -> None:
@@ -157,7 +157,8 @@ def read_cues(sentence: Sentence) -> Cues:
         after = [r for r in risk_positions if r > first]
         between_contrast = contrast is not None and first < contrast.start() < min(after, default=0)
         agreed = low[first:min(after, default=first)]  # what is agreed with: "… att det finns problem"
-        if after and not between_contrast and c.support >= 2 and min(after) - first < 80 and " att " in agreed \
+        first_weight = max(w for pos, pol, w in events if pol == "support" and pos == first)
+        if after and not between_contrast and first_weight >= 2 and min(after) - first < 80 and " att " in agreed \
                 and not lex.CAUSAL.search(agreed):
             # "instämmer i bedömningen att det finns problem": agreeing that there are problems, not with a
             # proposal ("välkomnar förslaget eftersom det finns problem" is support).
@@ -166,6 +167,8 @@ def read_cues(sentence: Sentence) -> Cues:
             any(p > contrast.start() for p, pol, w in events if pol == "oppose" and w < 2)
             or not c.oppose and any(r > contrast.start() > min(supports) for r in risk_positions)):
         c.contrast_mixed = True  # "ser inga hinder …, men anser att X är att föredra"
+    if contrast and supports and min(supports) < contrast.start() and lex.PART_OBJECTION.search(low, contrast.start()):
+        c.contrast_mixed = True  # support, then opposition to a part of it
     if c.support and not c.condition:
         c.condition = bool(lex.CONDITIONAL_IF.search(low))
     if c.support >= 2 and not c.condition and supports:

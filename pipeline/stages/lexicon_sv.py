@@ -10,12 +10,23 @@ from __future__ import annotations
 
 import re
 
+# Sentence adverbials that stand inside a verdict without changing it ("ställer sig mot den bakgrunden
+# bakom", "tillstyrker därför i huvudsak"): blanked before the verdicts are read, so that no pattern
+# needs a gap for each of them.
+INSERTED = re.compile(r"\b(?:mot\s+(?:den|denna)\s+bakgrund(?:en)?|mot\s+bakgrund\s+av\s+(?:detta|det\s+ovan\s+sagda|ovanstående)|"
+                      r"sammantaget|således|alltså|därför(?!\s+att\b)|därmed|för\s+(?:sin|vår|dess|min)\s+del|"
+                      r"i\s+(?:huvudsak|princip|grunden)|principiellt|i\s+och\s+för\s+sig|sammanfattningsvis|"
+                      r"också|även(?!\s+om\b))\b", re.I)
+
+# A view verb whose subject is not the inquiry ("Utredningen bedömer att …" describes it).
+_RESPONDENT_VIEW = r"(?<!utredningen\s)(?<!utredaren\s)(?<!regeringen\s)(?<!betänkandet\s)(?:anser|menar|tycker|bedömer)"
+
 # Fixed phrases, matched first and masked, so their inner words are not read again:
 # double negations and set expressions whose negator is part of the meaning.
 PHRASES = [
     # the aim behind a proposal is not the proposal ("positiv till intentionen bakom förslaget, men avstyrker det"):
     # masked, no position
-    (r"(?:positiv\w*\s+till|välkomna\w*|delar|stöd(?:er|jer)|instämmer\s+i|sympati\s+för)\s+(?:\w+\s+){0,2}?(?:syfte\w*|"
+    (r"(?:positiv\w*\s+till|välkomna\w*|delar|stöd(?:er|jer)|instämmer\s+i|sympati\s+för|förståelse\s+för)\s+(?:\w+\s+){0,2}?(?:syfte\w*|"
      r"intention\w*|ambition\w*|målsättning\w*|avsikt\w*)(?:\s+(?:med|bakom)\b)?", "premise", 0),
     # nor is the picture of today's problems it starts from ("delar uppfattningen att väntetiderna i dag är för långa")
     (r"(?:delar|instämmer\s+i|håller\s+med\s+om)\s+(?:\w+\s+){0,3}?(?:problembeskrivning\w*|nulägesbeskrivning\w*|"
@@ -23,9 +34,12 @@ PHRASES = [
     (r"(?:delar|instämmer\s+i|håller\s+med\s+om)\s+(?:\w+\s+){0,3}?(?:bedömning\w*|uppfattning\w*|analys\w*|bild\w*|"
      r"beskrivning\w*)?\s*(?:av\s+)?att\s+[^,.;:]*?\b(?:i\s+dag|idag|i\s+nuläget|för\s+närvarande|hittills)\b", "premise", 0),
     (r"ser\s+(?:inga|inte\s+några)\s+(?:skäl|anledning\w*)\s+(?:att|till\s+att)\s+(?:motsätta|invända|ifrågasätta|avstyrka)\w*(?:\s+sig)?", "support", 2),
-    (r"(?:har\s+)?(?:inget|ingenting|inte\s+något)\s+att\s+invända|(?:inga|ingen)\s+invändning\w*", "support", 2),
-    (r"(?:ingen|inga)\s+erinr\w*|utan\s+erinran|lämnar\s+\w*\s*utan\s+(?:erinran|invändning\w*)", "support", 2),
-    (r"ser\s+inga\s+hinder|har\s+inget\s+emot", "support", 1),
+    # an adjective may stand inside: "ingen principiell invändning", "inga större erinringar", "inga avgörande hinder"
+    (r"(?:har\s+)?(?:inget|ingenting|inte\s+något)\s+att\s+invända|(?:inga|ingen)\s+(?:\w+\s+)?invändning\w*", "support", 2),
+    (r"(?:ingen|inga)\s+(?:\w+\s+)?erinr\w*|utan\s+erinran|lämnar\s+\w*\s*utan\s+(?:erinran|invändning\w*)", "support", 2),
+    (r"ser\s+inga\s+(?:\w+\s+)?hinder|har\s+inget\s+emot", "support", 1),
+    # the respondent's support as a noun: "har vårt stöd", "har förbundets fulla stöd"
+    (r"(?:har|får)\s+(?:vårt|mitt|\w+(?:ens|ets|ns))\s+(?:\w+\s+)?stöd\b(?!\s+(?:i|av)\b)", "support", 2),
     # doubts whether it is needed or grounded: "har svårt att se behovet av", "saknar tillräckligt stöd i"
     (r"(?:har\s+)?svårt\s+att\s+se\s+(?:\w+\s+)?(?:behov\w*|nytta\w*|skäl\w*|motiv\w*|fördel\w*)|"
      r"saknar\s+(?:\w+\s+)?(?:stöd|underlag|grund)\s+i|saknar\s+(?:\w+\s+)?(?:skäl|motiv)\b", "oppose", 1),
@@ -49,6 +63,12 @@ PHRASES = [
     (r"(?:anser|menar|tycker)\s+(?:\w+\s+)?att\s+(?:\w+\s+)?förslag\w*\s+(?:(?!inte\b|ej\b|att\b|som\b)[\w-]+\s+){0,8}?"
      r"(?:bör|ska|skall|måste)\s+(?:\w+\s+)?(?:genomföras|införas|antas)", "support", 2),
     (r"(?:bör|ska|skall|måste)\s+förslag\w*\s+(?:[\w-]+\s+){0,8}?(?:genomföras|införas|antas)", "support", 2),
+    # ... and on the proposed measure itself, in the subordinate clause's word order: "anser att de föreslagna
+    # avgifterna inte bör införas" (a lean; a target phrased "bör inte införas" turns it round)
+    (_RESPONDENT_VIEW + r"\s+(?:\w+\s+){0,2}?att\s+(?:(?!inte\b|ej\b|att\b|om\b)[\w-]+\s+){1,10}?"
+     r"(?:inte|ej)\s+(?:bör|ska|skall|behöver)\s+(?:\w+\s+)?(?:införas|genomföras|inrättas|tillåtas)\b", "oppose", 1),
+    (_RESPONDENT_VIEW + r"\s+(?:\w+\s+){0,2}?att\s+(?:(?!inte\b|ej\b|att\b|om\b)[\w-]+\s+){1,10}?"
+     r"(?:bör|ska|skall|behöver)\s+(?:\w+\s+)?(?:införas|genomföras|inrättas)\b", "support", 1),
     (r"säger\s+nej\s+till|tar\s+(?:\w+\s+)?avstånd\s+från|vänder\s+(?:sig|oss)\s+(?:\w+\s+)?mot|avråd\w*\s+från", "oppose", 2),
     # endorsing the proposal; endorsing another body's opinion says nothing of its own
     (r"ansluter\s+(?:sig|oss)\s+(?:\w+\s+)?till\s+(?!(?:\w+\s+){0,4}(?:yttrande|synpunkter|remissvar))", "support", 2),
@@ -69,7 +89,7 @@ CUES = [
     (r"tillstyrk(?!an\b)\w*", "support", 2),  # "nämndens tillstyrkan" names a permit, not a verdict
     (r"instämm\w*|instämde", "support", 2),
     # the subject may stand between verb and pronoun after an adverbial ("Därför ställer vi oss bakom")
-    (r"ställ\w*\s+(?:\w+\s+)?(?:sig|oss|mig)\s+(?:\w+\s+){0,2}bakom", "support", 2),
+    (r"ställ\w*\s+(?:\w+\s+)?(?:sig|oss|mig)\s+(?:\w+\s+){0,3}bakom", "support", 2),
     (r"ställ\w*\s+(?:\w+\s+)?(?:sig|oss|mig)\s+(?:\w+\s+){0,2}positiv\w*", "support", 2),
     (r"ser\s+(?:\w+\s+){0,3}positivt\s+på|ser\s+(?:det|detta|dessa)\s+som\s+(?:\w+\s+)?positiv\w*", "support", 2),
     (r"välkomna\w*|välkommet", "support", 2),
@@ -85,6 +105,7 @@ CUES = [
     (r"(?:är|vore|blir)\s+(?:\w+\s+)?(?:positiv\w*|bra|angelägen\w*|välkommen|nödvändig\w*|rätt|riktigt|rimlig\w*|realistisk\w*|ändamålsenlig\w*|proportionerlig\w*|genomförbar\w*|befogad\w*|"
      r"klokt|utmärkt)\b", "support", 1),
     (r"positiv\w*\s+till", "support", 1),
+    (r"har\s+(?:\w+\s+)?förståelse\s+för", "support", 1),
     (r"(?:en\s+)?(?:god|bra)\s+idé", "support", 1),
     (r"(?:går|ligger)\s+(?:inte\s+|ej\s+)?i\s+linje\s+med", "support", 1),
     (r"avstyrk\w*", "oppose", 2),
@@ -124,6 +145,10 @@ RISKS = [
 # A reason given for a position ("välkomnar förslaget eftersom det finns problem"): not what is agreed with.
 CAUSAL = re.compile(r"\b(?:eftersom|då|därför\s+att|med\s+tanke\s+på|mot\s+bakgrund\s+av|genom\s+att)\b")
 
+# Opposing a part of what was supported, after a contrast: "positiv till att X, men motsätter sig att
+# Y ingår", "välkomnar förslaget men avstyrker den del som …" (LABELING.md: mixed).
+PART_OBJECTION = re.compile(r"\b(?:motsätt\w*\s+(?:\w+\s+)?(?:sig|oss)|avstyrk\w*|vänder\s+(?:sig|oss)\s+(?:\w+\s+)?mot|"
+                            r"avvisa\w*)\s+(?:\w+\s+)?(?:att\b|den\s+del\w*|de\s+delar|delen\b)", re.I)
 # What a verdict verb takes as its object clause is not a verdict of the respondent: "motsätter sig att en
 # part ska anses ha godtagit".
 VERDICT_CLAUSE = re.compile(r"\b(?:motsätt\w*\s+(?:\w+\s+)?(?:sig|oss)|avstyrk\w*|tillstyrk\w*|välkomna\w*|stöd(?:er|jer)|"
@@ -190,8 +215,8 @@ GENERAL_OBJECT = re.compile(  # not "ett av betänkandets viktigaste förslag": 
 )
 # A group named by its theme or chapter: "förslagen om avgifterna", "förslagen i kapitel 6" (a list of
 # named proposals, "förslagen om X och om Y", names them one by one instead).
-GROUP_OBJECT = re.compile(r"\b(?:förslagen|bedömningarna|de\s+förslag|(?:övriga|resterande)\s+(?:förslag|bedömningar)(?:na)?)(?:\s+och\s+(?:förslagen|bedömningarna))?\s+(?:om|kring|gällande|rörande|avseende|i\s+kapitel|"
-                          r"i\s+avsnitt|inom)\b(?![^.;]*\b(?:och|samt)\s+(?:om|kring|gällande)\b)", re.I)
+GROUP_OBJECT = re.compile(r"\b(?:förslagen|bedömningarna|de\s+förslag|(?:övriga|resterande)\s+(?:förslag|bedömningar)(?:na)?)(?:\s+och\s+(?:förslagen|bedömningarna))?\s+(?:om|kring|gällande|rörande|avseende|i\s+kapit(?:el|len|let)|"
+                          r"i\s+avsnitt(?:en)?|inom)\b(?![^.;]*\b(?:och|samt)\s+(?:om|kring|gällande)\b)", re.I)
 # A position on "dem", "dessa (förslag)": the group the sentence before named ("Förslagen i kapitel 7 … berör
 # inte oss. Föreningen lämnar dem utan erinran.").
 BACK_TO_GROUP = re.compile(r"\b(?:dem|dessa)\b(?=\s*(?:[.,;!]|utan\b|$))|\bdessa\s+(?:förslag|bedömningar)\b", re.I)

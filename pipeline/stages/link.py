@@ -176,8 +176,11 @@ class RuleLinker(BaseEstimator):
             if not found:
                 continue
             loose = [j for j, (_, why) in found.items() if why == "the proposal's words" or kind != "own"]
-            if len(loose) > 1:  # several candidates from one loose signal: those another signal agrees with
+            if len(loose) > 1 and k != 1:  # several candidates from one loose signal: those another signal agrees
+                # with (a heading naming several by number, "7.3 och 7.5 …", names each of them)
                 others = {j for _, t in tiers[:k] + tiers[k + 1:] for j in t} | set(np.flatnonzero(x[:, _F["lex_top"]]))
+                # and those that a clause of their own names ("välkomnar X, och delar uppfattningen att Y")
+                others |= {j for j in loose if x[j, _F["clause_lex"]] >= self.STRONG_LEX and x[j, _F["clause_z"]] >= self.min_z}
                 if others & set(loose):
                     found = {j: v for j, v in found.items() if j in others or j not in loose}
             return {self.ids_[j]: Link(1.0 + score, why) for j, (score, why) in found.items()}

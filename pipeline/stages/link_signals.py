@@ -3,7 +3,7 @@
 Own text: catalog-word overlap (pipeline/stages/catalog_match.py), the same for the phrase that
 names the object of *förslaget om …*, explicit section references, a chapter reference naming a
 group, embedding similarity. Context: the heading that names the proposal (by number or words),
-the label of a bullet (`Finansieringen: …`, `Utvärderingen (5.3): …`), and the previous
+the label of a bullet (`Kostnaderna: …`, `Utvärderingen (5.3): …`), and the previous
 sentence of the paragraph when this one only says *förslaget*, *detta*, *därför*. And what kind of
 sentence it is: a position, about the proposal rather than the action, description of the inquiry.
 

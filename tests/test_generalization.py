@@ -699,6 +699,9 @@ def test_a_group_of_several_chapters_and_an_adverbial_before_bakom(text, expecte
      "bära kostnaden för utbildningen.", {"munvardsutbildning": "mixed"}),
     ("Nämnden har förståelse för att ett register över munhälsobedömningar behövs, men avstyrker att registret ska "
      "omfatta personer i ordinärt boende.", {"munhalsoregister": "mixed"}),
+    # no opposition after all
+    ("Vi är positiva till att omsorgspersonalen utbildas i munvård, men motsätter oss inte att kommunerna får bära "
+     "kostnaden för utbildningen.", {"munvardsutbildning": "support"}),
     # the aim welcomed, the proposal itself opposed: oppose
     ("Vi har förståelse för syftet men avstyrker förslaget om tandvårdsbidrag.", {"tandvardsbidrag": "oppose"}),
     # two proposals, one clause each: no part of either is opposed

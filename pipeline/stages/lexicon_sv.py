@@ -148,7 +148,7 @@ CAUSAL = re.compile(r"\b(?:eftersom|då|därför\s+att|med\s+tanke\s+på|mot\s+b
 # Opposing a part of what was supported, after a contrast: "positiv till att X, men motsätter sig att
 # Y ingår", "välkomnar förslaget men avstyrker den del som …" (LABELING.md: mixed).
 PART_OBJECTION = re.compile(r"\b(?:motsätt\w*\s+(?:\w+\s+)?(?:sig|oss)|avstyrk\w*|vänder\s+(?:sig|oss)\s+(?:\w+\s+)?mot|"
-                            r"avvisa\w*)\s+(?:\w+\s+)?(?:att\b|den\s+del\w*|de\s+delar|delen\b)", re.I)
+                            r"avvisa\w*)\s+(?!(?:inte|ej)\b)(?:\w+\s+)?(?:att\b|den\s+del\w*|de\s+delar|delen\b)", re.I)
 # What a verdict verb takes as its object clause is not a verdict of the respondent: "motsätter sig att en
 # part ska anses ha godtagit".
 VERDICT_CLAUSE = re.compile(r"\b(?:motsätt\w*\s+(?:\w+\s+)?(?:sig|oss)|avstyrk\w*|tillstyrk\w*|välkomna\w*|stöd(?:er|jer)|"

@@ -20,7 +20,7 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from ..records import Catalog, Proposal
-from .lexicon_sv import FUNCTION_WORDS, REMISS_WORDS
+from .lexicon_sv import ARTICLES, FUNCTION_WORDS, PREPOSITIONS, REMISS_WORDS, TITLE_FILLERS
 
 _WORD = re.compile(r"[a-zåäöéüæø]+(?:-[a-zåäöéüæø]+)*", re.I)
 # An explicit reference: a word that announces a section, then its number.
@@ -35,9 +35,7 @@ _LEADING = re.compile(r"^\s*(\d{1,2}(?:\.\d{1,2}){0,4}(?:\s*(?:,|och|samt|–|-)
 _N = r"\d{1,2}(?:\.\d{1,2}){0,4}"
 # What makes a phrase a modifier rather than a name ("värdet för | det X Y"), and the words that do not
 # make a quoted title distinctive.
-_PREPOSITIONS = frozenset("av för till om i på med mot vid inom från under efter genom hos mellan utan över kring".split())
-_NOT_CONTENT = _PREPOSITIONS | frozenset("ska skall bör får kan inte ej och samt som".split())
-_ARTICLES = frozenset("en ett den det de".split())
+_NOT_CONTENT = PREPOSITIONS | TITLE_FILLERS
 _LISTED = re.compile(r"\b(?:avsnitt(?:en|et)?|kapitl(?:en|et)|kapitel|kap\.?|punkt(?:erna|en)?)\s*(" + _N +
                      r"(?:\s*(?:,|och|samt|eller|–|-|till)\s*" + _N + r")+)\b", re.I)
 
@@ -98,7 +96,7 @@ class CatalogMatcher:
         self.sections_ = {p.id: p.section for p in catalog.proposals if p.section}
         self.stems_ = [{stem(w) for w in proposal_text(p).split()} for p in catalog.proposals]
         self.stem_grams_ = [{w[k:k + 6] for w in ws for k in range(len(w) - 5)} for ws in self.stems_]
-        self.title_tokens_ = [tuple(stem(w.lower()) for w in _WORD.findall(p.title) if w.lower() not in _ARTICLES)
+        self.title_tokens_ = [tuple(stem(w.lower()) for w in _WORD.findall(p.title) if w.lower() not in ARTICLES)
                               for p in catalog.proposals]
         # two short words ("ny roll") are too common to quote a title by
         self.title_chars_ = np.array([sum(len(t) for t in title[:3] if t not in _NOT_CONTENT) for title in self.title_tokens_])
@@ -110,7 +108,7 @@ class CatalogMatcher:
         names the title "A för B av …" rather than "Ett A för C"; "värdet för det X Y" does not name the
         title "Ett X Y för …" (tests/test_generalization.py has whole examples)."""
         words = [w.lower() for w in _WORD.findall(text)]
-        keep = [k for k, w in enumerate(words) if w not in _ARTICLES]
+        keep = [k for k, w in enumerate(words) if w not in ARTICLES]
         stems = [stem(words[k]) for k in keep]
         best = np.zeros(len(self.ids_))
         for j, title in enumerate(self.title_tokens_):
@@ -120,7 +118,7 @@ class CatalogMatcher:
                     n += 1
                 content = sum(t not in _NOT_CONTENT for t in title[:n])
                 before = words[max(0, keep[a] - 2):keep[a]]
-                modifier = bool(before) and before[-1] in _PREPOSITIONS and not (
+                modifier = bool(before) and before[-1] in PREPOSITIONS and not (
                     len(before) == 2 and before[0].startswith(("förslag", "bedömning", "frågan")))  # "förslaget om X"
                 if content > best[j] and not modifier:
                     best[j] = content

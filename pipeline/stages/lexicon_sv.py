@@ -20,6 +20,8 @@ INSERTED = re.compile(r"\b(?:mot\s+(?:den|denna)\s+bakgrund(?:en)?|mot\s+bakgrun
 
 # A view verb whose subject is not the inquiry ("Utredningen bedömer att …" describes it).
 _RESPONDENT_VIEW = r"(?<!utredningen\s)(?<!utredaren\s)(?<!regeringen\s)(?<!betänkandet\s)(?:anser|menar|tycker|bedömer)"
+# ... that the measure (up to ten words, no second "att", no negator, no "om"-condition) should (not) be …
+_VIEW_THAT_MEASURE = _RESPONDENT_VIEW + r"\s+(?:\w+\s+){0,2}?att\s+(?:(?!inte\b|ej\b|att\b|om\b)[\w-]+\s+){1,10}?"
 
 # Fixed phrases, matched first and masked, so their inner words are not read again:
 # double negations and set expressions whose negator is part of the meaning.
@@ -65,10 +67,9 @@ PHRASES = [
     (r"(?:bör|ska|skall|måste)\s+förslag\w*\s+(?:[\w-]+\s+){0,8}?(?:genomföras|införas|antas)", "support", 2),
     # ... and on the proposed measure itself, in the subordinate clause's word order: "anser att de föreslagna
     # avgifterna inte bör införas" (a lean; a target phrased "bör inte införas" turns it round)
-    (_RESPONDENT_VIEW + r"\s+(?:\w+\s+){0,2}?att\s+(?:(?!inte\b|ej\b|att\b|om\b)[\w-]+\s+){1,10}?"
-     r"(?:inte|ej)\s+(?:bör|ska|skall|behöver)\s+(?:\w+\s+)?(?:införas|genomföras|inrättas|tillåtas)\b", "oppose", 1),
-    (_RESPONDENT_VIEW + r"\s+(?:\w+\s+){0,2}?att\s+(?:(?!inte\b|ej\b|att\b|om\b)[\w-]+\s+){1,10}?"
-     r"(?:bör|ska|skall|behöver)\s+(?:\w+\s+)?(?:införas|genomföras|inrättas)\b", "support", 1),
+    (_VIEW_THAT_MEASURE + r"(?:inte|ej)\s+(?:bör|ska|skall|behöver)\s+(?:\w+\s+)?(?:införas|genomföras|inrättas|tillåtas)\b",
+     "oppose", 1),
+    (_VIEW_THAT_MEASURE + r"(?:bör|ska|skall|behöver)\s+(?:\w+\s+)?(?:införas|genomföras|inrättas)\b", "support", 1),
     (r"säger\s+nej\s+till|tar\s+(?:\w+\s+)?avstånd\s+från|vänder\s+(?:sig|oss)\s+(?:\w+\s+)?mot|avråd\w*\s+från", "oppose", 2),
     # endorsing the proposal; endorsing another body's opinion says nothing of its own
     (r"ansluter\s+(?:sig|oss)\s+(?:\w+\s+)?till\s+(?!(?:\w+\s+){0,4}(?:yttrande|synpunkter|remissvar))", "support", 2),
@@ -282,6 +283,14 @@ möjlighet möjligheten möjligheter möjligheterna stärkt stärka stärkas st�
 förbättrade särskild särskilda särskilt tydligare tydlig tydliga
 inledning sammanfattning bakgrund övergripande avslutning slutsats slutsatser kommentar kommentarer
 """.split())  # the last line: a response's own section headings, which name no proposal
+
+# Word classes the catalog matcher needs to read a quoted title: a preposition before it makes it a modifier
+# ("värdet för | det X Y"); articles are skipped; these and the fillers do not make a title distinctive.
+PREPOSITIONS = frozenset("av för till om i på med mot vid inom från under efter genom hos mellan utan över kring".split())
+ARTICLES = frozenset("en ett den det de".split())
+TITLE_FILLERS = frozenset("ska skall bör får kan inte ej och samt som".split())
+# A subject pronoun right after the verb: the words before it are an object put first ("X har vi inget att invända mot").
+SUBJECT_PRONOUNS = frozenset("vi jag ni man".split())
 
 # Finite verbs a respondent opens its sentences with ("Kommunen avstyrker", "Myndigheten för X anser"): the words
 # before them name who speaks, not what about.

@@ -103,9 +103,9 @@ class RuleLinker(BaseEstimator):
 
     def tiers(self, sig: DocSignals, i: int) -> list[tuple[str, dict[int, tuple[float, str]]]]:
         """The candidate links of sentence i by how surely they name a proposal, surest first:
-        ("own", the sentence names it: number, "förslaget om X", its distinctive words), ("context",
-        its bullet label or a numbered heading), ("context", the previous sentence when this one only
-        says "förslaget", or the heading's words), ("weak", a few shared words or a close embedding)."""
+        ("own", the sentence names it: number, "förslaget om X", its title, its bullet label, its distinctive
+        words), ("numbered", a heading that names it by number), ("context", the previous sentence when this
+        one only says "förslaget", or the heading's words), ("weak", a few shared words or a close embedding)."""
         x = sig.x[i]
         lex, lex_z = x[:, _F["lex"]], x[:, _F["lex_z"]]
         own: dict[int, tuple[float, str]] = {int(j): (1.0, "section number in the sentence")
@@ -159,7 +159,7 @@ class RuleLinker(BaseEstimator):
             agree = [j for j in fits if j in context] or [j for j in fits if j in before]  # just discussed
             if agree:
                 own = {j: v for j, v in own.items() if j in agree or j not in fits}
-        return [("own", own), ("context", numbered), ("context", previous or heading), ("weak", weak)]
+        return [("own", own), ("numbered", numbered), ("context", previous or heading), ("weak", weak)]
 
     def _links(self, sig: DocSignals, i: int) -> dict[str, Link]:
         x = sig.x[i]
@@ -176,8 +176,8 @@ class RuleLinker(BaseEstimator):
             if not found:
                 continue
             loose = [j for j, (_, why) in found.items() if why == "the proposal's words" or kind != "own"]
-            if len(loose) > 1 and k != 1:  # several candidates from one loose signal: those another signal agrees
-                # with (a heading naming several by number, "7.3 och 7.5 …", names each of them)
+            if len(loose) > 1 and kind != "numbered":  # several candidates from one loose signal: those another
+                # signal agrees with (a heading naming several by number, "7.3 och 7.5 …", names each of them)
                 others = {j for _, t in tiers[:k] + tiers[k + 1:] for j in t} | set(np.flatnonzero(x[:, _F["lex_top"]]))
                 # and those that a clause of their own names ("välkomnar X, och delar uppfattningen att Y")
                 others |= {j for j in loose if x[j, _F["clause_lex"]] >= self.STRONG_LEX and x[j, _F["clause_z"]] >= self.min_z}

@@ -21,7 +21,7 @@ import numpy as np
 from ..records import Sentence
 from .catalog_match import CatalogMatcher, content_words
 from .cues import mentions
-from .lexicon_sv import SELF_NAMING_VERBS, SPEAKER_VERBS
+from .lexicon_sv import SELF_NAMING_VERBS, SPEAKER_VERBS, SUBJECT_PRONOUNS
 
 FEATURES = (
     "lex", "lex_z", "lex_top", "shares_word", "clause_lex", "clause_z", "object_lex", "object_z", "section", "group", "emb_z",
@@ -90,16 +90,13 @@ def speaker_words(sentences: list[Sentence]) -> set[str]:
     return {w for w, n in firsts.items() if n >= 3 and n >= 0.1 * len(body)} | named
 
 
-_SUBJECT_PRONOUNS = frozenset("vi jag ni man".split())
-
-
 def _strip(text: str, speaker: set[str]) -> str:
     """`text` without the words the respondent names itself with: its recurring name, and the subject
     that opens a sentence before a verb of position ("Styrelsen för X anser att …")."""
     words = text.split()
     for k, w in enumerate(words[:8]):
         if w.lower().strip(",.") in SPEAKER_VERBS:
-            if k + 1 < len(words) and words[k + 1].lower().strip(",.") in _SUBJECT_PRONOUNS:
+            if k + 1 < len(words) and words[k + 1].lower().strip(",.") in SUBJECT_PRONOUNS:
                 break  # "Förlustgränserna har vi inget att invända mot": the object comes first, the speaker after
             start = k  # the capitalised name right before the verb ("… Styrelsen för X anser")
             while start > 0 and k - start < 4 and words[start - 1][:1].isupper():

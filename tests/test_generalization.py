@@ -274,6 +274,8 @@ grund medföra antas helt slås samman avskaffas ändras förkortas förlängas 
 större
 anger anges annan bilaga blir deras heller höjas inga kapitlet konstaterar måste möjligheten möjligheterna nivå
 risker samtliga skriftlig stor sänkas utvidgas förtydligas plus positions standard budget huvudsak sammantaget
+aktörer användas avstånd bara bidra detta förslaget grad mindre oberoende olämplig styrelsen system tillbaka
+träder vidare visar viss övergripande
 """.split())  # Swedish and remiss words that catalogs use too (the last line: generic public-administration words)
 
 

@@ -140,7 +140,7 @@ HEDGES = [
 
 # Risks and problems raised: a weak lean against ("raises only risks and objections").
 RISKS = [
-    r"risk\w*", r"\w*säkerhetsrisk\w*", r"\w*(?:vård|patient)risk\w*", r"farhåg\w*", r"oro\b", r"oroa\w*", r"befara\w*", r"ojämlik\w*", r"otydlig\w*", r"oklar\w*",
+    r"risk\w*", r"\w*säkerhetsrisk\w*", r"farhåg\w*", r"oro\b", r"oroa\w*", r"befara\w*", r"ojämlik\w*", r"otydlig\w*", r"oklar\w*",
     r"försvår\w*", r"svårighet\w*", r"problem\w*", r"nackdel\w*", r"resursförsvagning\w*",
 ]
 # A reason given for a position ("välkomnar förslaget eftersom det finns problem"): not what is agreed with.

@@ -280,6 +280,39 @@ def test_a_learned_linker_held_out_reports_the_calibration_of_its_probabilities(
     assert sum(b["pairs"] for b in cal["bins"]) == cal["pairs"] and m["n_predicted"] == len(held.links) > 0
 
 
+def test_a_learned_linker_reads_which_rule_tier_linked_a_pair_and_trains_across_catalogs(corpus):
+    """The rule tier that linked a pair is one of the learned linker's features, taken while the linker is
+    bound to that document's catalog: training on two inquiries of different sizes works, and the tier
+    columns are the rules' own links."""
+    from pipeline.stages.link import LearnedLinker
+    from pipeline.stages.link_training import train_linker
+
+    root = ROOT / "data" / "dricksvatten-authored"
+    catalog = load_catalog(root / "proposals.yaml")
+    sentences = {p.stem: Segmenter().segment(read_document(p)) for p in sorted((root / "docs").glob("*.txt"))}
+    other = Corpus(catalog, {d: Doc(d, s) for d, s in sentences.items()},
+                   load_labels(root / "labels" / "stance.jsonl", catalog, doc_ids=list(sentences)))
+    assert len(catalog.ids) != len(corpus["catalog"].ids)
+    linker = train_linker(LearnedLinker(use_embeddings=False), [corpus["text"], other])
+    assert linker.coef_.shape == (linker.n_features,)
+
+    linker.fit(corpus["catalog"])
+    doc = corpus["text"].docs["riksforeningen-mas-mar"]
+    sig = linker.signals(doc.sentences)
+    tiers = linker.pair_features(sig)[:, :, -len(linker.TIERS):]
+    rules = RuleLinker(use_embeddings=False).fit(corpus["catalog"]).about(doc.sentences)
+    linked = {(i, pid) for i, ln in enumerate(rules) for pid in ln}
+    tiered = {(int(i), corpus["catalog"].ids[j]) for i, j in zip(*np.nonzero(tiers.sum(axis=2)))
+              if not doc.sentences[i].is_heading}  # a heading links nothing by itself
+    assert linked and tiered == linked
+    assert tiers.sum(axis=2).max() == 1  # one tier per pair
+    def tier_of(why):
+        return [linker.TIERS[k] for i, ln in enumerate(rules) for pid, link in ln.items() if link.why.startswith(why)
+                for k in np.flatnonzero(tiers[i, corpus["catalog"].ids.index(pid)])]
+    assert set(tier_of("named after 'förslaget om'")) == {"own"}  # the sentence names it
+    assert set(tier_of("the previous sentence")) == {"context"} and "own" not in tier_of("heading")
+
+
 # ------------------------------------------------------------------------------ finetune (tiny BERT)
 
 

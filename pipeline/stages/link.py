@@ -161,12 +161,18 @@ class RuleLinker(BaseEstimator):
                 own = {j: v for j, v in own.items() if j in agree or j not in fits}
         return [("own", own), ("numbered", numbered), ("context", previous or heading), ("weak", weak)]
 
+    TIERS = ("own", "numbered", "context", "weak")
+
     def _links(self, sig: DocSignals, i: int) -> dict[str, Link]:
+        return self._tier_links(sig, i)[1]
+
+    def _tier_links(self, sig: DocSignals, i: int) -> tuple[str, dict[str, Link]]:
+        """The links of sentence i and the tier of `tiers` they came from ("" for none)."""
         x = sig.x[i]
         if not len(x) or x[0, _F["description"]] > 0:
-            return {}  # the inquiry described: no view of the respondent's to link
+            return "", {}  # the inquiry described: no view of the respondent's to link
         if x[0, _F["general"]] > 0:
-            return {}  # on the inquiry or a group ("övriga förslag", "förslagen i kapitel 6"): the classifier
+            return "", {}  # on the inquiry or a group ("övriga förslag", "förslagen i kapitel 6"): the classifier
             # gives it to the proposals of its scope, not to the heading or the best-matching title
         says_something = x[0, _F["position"]] > 0 or x[0, _F["about"]] > 0 or x[0, _F["normative"]] > 0
         tiers = self.tiers(sig, i)
@@ -183,8 +189,8 @@ class RuleLinker(BaseEstimator):
                 others |= {j for j in loose if x[j, _F["clause_lex"]] >= self.STRONG_LEX and x[j, _F["clause_z"]] >= self.min_z}
                 if others & set(loose):
                     found = {j: v for j, v in found.items() if j in others or j not in loose}
-            return {self.ids_[j]: Link(1.0 + score, why) for j, (score, why) in found.items()}
-        return {}
+            return kind, {self.ids_[j]: Link(1.0 + score, why) for j, (score, why) in found.items()}
+        return "", {}
 
 
 def showing(links: list[dict[str, Link]], cues: list) -> list[dict[str, Link]]:
@@ -213,11 +219,13 @@ class LearnedLinker(RuleLinker):
 
     The rules find nearly every sentence an analyst would quote, and some background besides; the
     model, having seen which sentences annotators quote, drops the background the rules let through.
+    It reads which tier of the rules linked a pair (a number in the sentence is surer than a heading's
+    words), so it learns how far to trust each rule rather than rebuilding them from the raw signals.
     """
 
     trainable = True
 
-    def __init__(self, threshold: float = 0.5, min_keep: float = 0.1, C: float = 1.0, min_lex: float = 0.2,
+    def __init__(self, threshold: float = 0.5, min_keep: float = 0.05, C: float = 1.0, min_lex: float = 0.2,
                  min_z: float = 1.5, relative: float = 0.6, min_object: float = 0.25, min_embedding_z: float = 2.5,
                  use_embeddings: bool = True, context_needs_position: bool = True):
         super().__init__(min_lex, min_z, relative, min_object, min_embedding_z, use_embeddings, context_needs_position)
@@ -226,17 +234,25 @@ class LearnedLinker(RuleLinker):
         self.C = C
 
     def pair_features(self, sig: DocSignals) -> np.ndarray:
+        """(n_sentences, n_proposals, n_features) of one document, with the linker fitted to its catalog:
+        the signals, some of them given a stated position, and the tier of the rules that linked the pair."""
         x = sig.x
         pos = x[:, :, [_F["position"]]]
         ctx = x[:, :, [_F[f] for f in ("lex", "lex_top", "object_lex", "section", "emb_z", "heading", "label",
                                        "previous")]]
-        return np.concatenate([x, pos * ctx], axis=2)
+        tier = np.zeros(x.shape[:2] + (len(self.TIERS),))
+        for i in range(x.shape[0]):
+            kind, links = self._tier_links(sig, i)
+            for pid in links:
+                tier[i, self.ids_.index(pid), self.TIERS.index(kind)] = 1.0
+        return np.concatenate([x, pos * ctx, tier], axis=2)
 
     def train(self, examples) -> "LearnedLinker":
-        """Fit on [(DocSignals, labels (n_sentences, n_proposals) of 1 evidence / 0 not / -1 unknown)]."""
+        """Fit on [(pair_features of a document, labels (n_sentences, n_proposals) of 1 evidence / 0 not /
+        -1 unknown)]."""
         from sklearn.linear_model import LogisticRegression
 
-        X = np.concatenate([self.pair_features(s).reshape(-1, self.n_features) for s, _ in examples])
+        X = np.concatenate([f.reshape(-1, self.n_features) for f, _ in examples])
         y = np.concatenate([lab.reshape(-1) for _, lab in examples])
         keep = y >= 0
         model = LogisticRegression(C=self.C, max_iter=5000, random_state=0).fit(X[keep], y[keep])
@@ -245,7 +261,7 @@ class LearnedLinker(RuleLinker):
 
     @property
     def n_features(self) -> int:
-        return len(FEATURES) + 8
+        return len(FEATURES) + 8 + len(self.TIERS)
 
     def proba(self, sig: DocSignals) -> np.ndarray:
         z = self.pair_features(sig) @ self.coef_ + self.intercept_

@@ -41,5 +41,5 @@ def train_linker(linker, corpora: list[Corpus]):
             sig = linker.signals(doc.sentences, doc.vectors, read_document_cues(doc.sentences))
             y = link_targets(corpus, doc_id, linker.ids_)
             y[[s.is_heading for s in doc.sentences]] = -1
-            examples.append((sig, y))
+            examples.append((linker.pair_features(sig), y))  # while bound to this catalog
     return linker.train(examples)

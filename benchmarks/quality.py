@@ -31,13 +31,12 @@ RUNS = [
     ("logreg.v2 + learned linker", "lodo", ["classifier=logreg", "linker=learned"]),
     ("logreg.v2 + learned linker", "loio", ["classifier=logreg", "linker=learned"]),
 ]
+READ = ("fardtjanst-blind", "hogskoleantagning-blind", "kulturmiljo-blind", "spelmarknad-blind", "barnvard-blind",
+        "digitalforvaltning-blind", "vindkraft-blind", "skatteforfarande-blind", "bostadsplanering-blind",
+        "arbetsmiljo-blind", "konsumentkredit-blind", "medborgarskap-blind")  # blind at first, then their errors read
 UNREAD = ("djurskydd-blind", "kamerabevakning-blind", "skogsbruk-blind", "fiske-blind",
           "livsmedelskontroll-blind", "vapenlag-blind", "idrottsstod-blind", "avfall-blind")  # nobody has read their errors: keep it so, or move them out
-OTHER_INQUIRIES = ("fardtjanst-blind", "hogskoleantagning-blind", "kulturmiljo-blind", "spelmarknad-blind", "barnvard-blind",
-                   "digitalforvaltning-blind", "vindkraft-blind", "skatteforfarande-blind", "bostadsplanering-blind",
-                   "arbetsmiljo-blind", "konsumentkredit-blind", "medborgarskap-blind",
-                   "djurskydd-blind", "kamerabevakning-blind", "skogsbruk-blind", "fiske-blind",
-                   "livsmedelskontroll-blind", "vapenlag-blind", "idrottsstod-blind", "avfall-blind")
+OTHER_INQUIRIES = READ + UNREAD
 COLUMNS = [("cells", "n_cells", "d"), ("cell accuracy", "cell_accuracy", ".3f"), ("macro F1", "macro_f1", ".3f"),
            ("stance macro F1 (addressed)", "stance_macro_f1_addressed", ".3f"), ("oppose F1", "oppose_f1", ".3f"),
            ("evidence recall", "evidence_recall", ".3f"), ("link precision", "link_precision", ".3f"),

@@ -159,9 +159,9 @@ class RuleLinker(BaseEstimator):
             agree = [j for j in fits if j in context] or [j for j in fits if j in before]  # just discussed
             if agree:
                 own = {j: v for j, v in own.items() if j in agree or j not in fits}
-        return [("own", own), ("numbered", numbered), ("context", previous or heading), ("weak", weak)]
+        return list(zip(self.TIERS, (own, numbered, previous or heading, weak)))
 
-    TIERS = ("own", "numbered", "context", "weak")
+    TIERS = ("own", "numbered", "context", "weak")  # the kinds of `tiers`, surest first
 
     def _links(self, sig: DocSignals, i: int) -> dict[str, Link]:
         return self._tier_links(sig, i)[1]
@@ -233,16 +233,17 @@ class LearnedLinker(RuleLinker):
         self.min_keep = min_keep
         self.C = C
 
-    def pair_features(self, sig: DocSignals) -> np.ndarray:
+    def pair_features(self, sig: DocSignals, ruled=None) -> np.ndarray:
         """(n_sentences, n_proposals, n_features) of one document, with the linker fitted to its catalog:
-        the signals, some of them given a stated position, and the tier of the rules that linked the pair."""
+        the signals, some of them given a stated position, and the tier of the rules that linked the pair
+        (`ruled`: the rules' (tier, links) per sentence, when the caller has them already)."""
         x = sig.x
+        ruled = ruled if ruled is not None else [self._tier_links(sig, i) for i in range(x.shape[0])]
         pos = x[:, :, [_F["position"]]]
         ctx = x[:, :, [_F[f] for f in ("lex", "lex_top", "object_lex", "section", "emb_z", "heading", "label",
                                        "previous")]]
         tier = np.zeros(x.shape[:2] + (len(self.TIERS),))
-        for i in range(x.shape[0]):
-            kind, links = self._tier_links(sig, i)
+        for i, (kind, links) in enumerate(ruled):
             for pid in links:
                 tier[i, self.ids_.index(pid), self.TIERS.index(kind)] = 1.0
         return np.concatenate([x, pos * ctx, tier], axis=2)
@@ -263,22 +264,23 @@ class LearnedLinker(RuleLinker):
     def n_features(self) -> int:
         return len(FEATURES) + 8 + len(self.TIERS)
 
-    def proba(self, sig: DocSignals) -> np.ndarray:
-        z = self.pair_features(sig) @ self.coef_ + self.intercept_
+    def proba(self, sig: DocSignals, ruled=None) -> np.ndarray:
+        z = self.pair_features(sig, ruled) @ self.coef_ + self.intercept_
         return 1.0 / (1.0 + np.exp(-z))
 
     def about(self, sentences: list[Sentence], sentence_vectors=None, cues=None) -> list[dict[str, Link]]:
         if not hasattr(self, "coef_"):
             return super().about(sentences, sentence_vectors, cues)
         sig = self.signals(sentences, sentence_vectors, cues)
-        p = self.proba(sig)
+        ruled = [self._tier_links(sig, i) for i in range(len(sentences))]  # once: features and links both
+        p = self.proba(sig, ruled)
         out = []
         for i, s in enumerate(sentences):
             if s.is_heading:
                 out.append({})
                 continue
             links = {}
-            for pid, link in self._links(sig, i).items():
+            for pid, link in ruled[i][1].items():
                 j = self.ids_.index(pid)
                 if p[i, j] >= self.min_keep:
                     links[pid] = Link(float(link), f"{link.why}; p={p[i, j]:.2f}")

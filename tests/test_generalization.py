@@ -276,7 +276,10 @@ anger anges annan bilaga blir deras heller höjas inga kapitlet konstaterar mås
 risker samtliga skriftlig stor sänkas utvidgas förtydligas plus positions standard budget huvudsak sammantaget
 aktörer användas avstånd bara bidra detta förslaget grad mindre oberoende olämplig styrelsen system tillbaka
 träder vidare visar viss övergripande
-""".split())  # Swedish and remiss words that catalogs use too (the last line: generic public-administration words)
+lämnar medan aktuella behovet berör flera liksom nuläget proportionerlig ändå avser kommer numret avslås möjligheter
+kräver innebär sidan yrkar yttrande
+pass
+""".split())  # Swedish and remiss words that catalogs use too, generic public-administration words, and Python's `pass`
 
 
 def catalog_words() -> set[str]:

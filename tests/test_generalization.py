@@ -276,6 +276,7 @@ anger anges annan bilaga blir deras heller höjas inga kapitlet konstaterar mås
 risker samtliga skriftlig stor sänkas utvidgas förtydligas plus positions standard budget huvudsak sammantaget
 aktörer användas avstånd bara bidra detta förslaget grad mindre oberoende olämplig styrelsen system tillbaka
 träder vidare visar viss övergripande
+gjort
 lämnar medan aktuella behovet berör flera liksom nuläget proportionerlig ändå avser kommer numret avslås möjligheter
 kräver innebär sidan yrkar yttrande
 pass
@@ -753,3 +754,47 @@ def test_sentence_adverbials_inside_a_verdict_do_not_hide_it(text, expected):
 
 def test_the_inquirys_own_assessment_is_no_view_of_the_respondent():
     assert stances("Utredningen bedömer att tandvårdsbidraget bör införas.")["tandvardsbidrag"] == "none"
+
+
+# -- remiss phrasings the lexicon lacked (stop 21), written afresh: none comes from a corpus ----------------
+
+@pytest.mark.parametrize("text,expected", [
+    ("Förbundet är emot ett nationellt register över munhälsobedömningar.", "oppose"),
+    ("Regionen är inte emot ett nationellt register över munhälsobedömningar.", "support"),
+    ("När det gäller registret över munhälsobedömningar gör nämnden samma bedömning som utredningen.", "support"),
+    ("När det gäller registret över munhälsobedömningar gör nämnden en annan bedömning än utredningen.", "oppose"),
+    ("Om registret över munhälsobedömningar har kommunen ingen annan uppfattning än utredningen.", "support"),
+    ("Kommunen har svårt att ställa sig bakom ett nationellt register över munhälsobedömningar.", "oppose"),
+    ("Myndigheten finner inte skäl att invända mot ett nationellt register över munhälsobedömningar.", "support"),
+    ("Ett nationellt register över munhälsobedömningar är enligt förbundet fel väg att gå.", "oppose"),
+    ("Ett nationellt register över munhälsobedömningar är enligt fakulteten inte förenligt med dataskyddsförordningen.",
+     "oppose"),
+    ("Det saknas enligt föreningen skäl att inrätta ett nationellt register över munhälsobedömningar.", "oppose"),
+    ("Förbundet kan inte se några fördelar med ett nationellt register över munhälsobedömningar.", "oppose"),
+    ("Det finns goda skäl för ett nationellt register över munhälsobedömningar.", "support"),
+    ("Nämnden ser fram emot ett nationellt register över munhälsobedömningar.", "support"),
+    ("Ett nationellt register över munhälsobedömningar är ett viktigt steg.", "support"),
+])
+def test_more_verdicts_of_remiss_prose(text, expected):
+    assert stances(text)["munhalsoregister"] == expected
+
+
+def test_another_view_than_the_inquirys_is_on_the_assessment_as_phrased():
+    # a negatively phrased target: disagreeing with the inquiry's view opposes it, sharing it supports it
+    only(stances("3.2 Sanktioner mot kommuner\n\nHär har förbundet en annan uppfattning än utredningen.\n"),
+         inga_sanktioner="oppose")
+    only(stances("3.2 Sanktioner mot kommuner\n\nKommunen gör samma bedömning som utredningen.\n"),
+         inga_sanktioner="support")
+
+
+def test_a_heading_naming_a_chapter_and_a_section_in_it_is_about_the_section():
+    # the respondent's "punkt 5" and the inquiry's section 5.3, in a catalog where chapter 5 is an assessment
+    # of its own: the section
+    chapter = Proposal("personal-kapitel-5", "Bedömningen om personalförsörjningen i äldreomsorgen",
+                       "Utredningen bedömer att personalförsörjningen i äldreomsorgen bör följas upp.", "5")
+    catalog = Catalog(sou=CATALOG.sou, title=CATALOG.title, path="x", proposals=CATALOG.proposals + (chapter,))
+    result = stances("Kommunen har tagit del av betänkandet.\n\nTill punkt 5 (avsnitt 5.3)\nKommunen avstyrker förslaget.\n",
+                     catalog)
+    assert result["tandhygienist-hemtjanst"] == "oppose"
+    assert result["personal-kapitel-5"] == "none"
+

@@ -155,8 +155,8 @@ class CatalogMatcher:
         for m in _LISTED.finditer(text):
             explicit += [n for n in _listed(m.group(1)) if n not in explicit]
         if heading:
-            if explicit:
-                return explicit
+            if explicit:  # "Till punkt 8 (avsnitt 8.7)": the section, not the chapter it lies in
+                return [n for n in explicit if not any(m.startswith(n + ".") for m in explicit)]
             lead = _LEADING.match(text)
             return _listed(lead.group(1)) if lead else []  # "3.1 och 5.3 …": both
         return explicit + [n for n in _DOTTED.findall(text) if n not in explicit]

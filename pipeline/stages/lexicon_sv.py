@@ -35,7 +35,19 @@ PHRASES = [
      r"nulägesanalys\w*|verklighetsbeskrivning\w*|bild\w*\s+av\s+(?:\w+\s+)?(?:problem|nuläge|situation)\w*)", "premise", 0),
     (r"(?:delar|instämmer\s+i|håller\s+med\s+om)\s+(?:\w+\s+){0,3}?(?:bedömning\w*|uppfattning\w*|analys\w*|bild\w*|"
      r"beskrivning\w*)?\s*(?:av\s+)?att\s+[^,.;:]*?\b(?:i\s+dag|idag|i\s+nuläget|för\s+närvarande|hittills)\b", "premise", 0),
-    (r"ser\s+(?:inga|inte\s+några)\s+(?:skäl|anledning\w*)\s+(?:att|till\s+att)\s+(?:motsätta|invända|ifrågasätta|avstyrka)\w*(?:\s+sig)?", "support", 2),
+    (r"(?:ser|finner|har)\s+(?:inga|inte\s+några|inte)\s+(?:\w+\s+)?(?:skäl|anledning\w*)\s+(?:att|till\s+att)\s+"
+     r"(?:motsätta|invända|ifrågasätta|avstyrka)\w*(?:\s+sig)?", "support", 2),
+    # the same assessment as the inquiry's, or another one ("gör samma bedömning som utredningen", "har ingen annan
+    # uppfattning än utredningen"; "gör en annan bedömning än utredningen")
+    (r"(?:gör|gjort|gör\s+\w+)\s+samma\s+bedömning|(?:har|gör)\s+(?:\w+\s+)?(?:ingen|inte\s+någon)\s+annan\s+(?:uppfattning|bedömning)",
+     "support", 2),
+    (r"(?:gör|gjort|har)\s+(?:\w+\s+)?en\s+(?:helt\s+)?annan\s+(?:bedömning|uppfattning)", "oppose", 2),
+    # reluctance to endorse it: "har svårt att ställa sig bakom förslaget"
+    (r"(?:har\s+)?svårt\s+att\s+(?:\w+\s+)?(?:ställa\s+(?:sig|oss)\s+bakom|stödja|tillstyrka|godta|acceptera)", "oppose", 2),
+    (r"(?:det\s+)?saknas\s+(?:\w+\s+){0,2}?(?:skäl|motiv|anledning)\s+(?:för|att|till)\b", "oppose", 1),
+    # a legal objection: "är inte förenligt med regeringsformen", "svårförenligt med grundlagen"
+    (r"(?:inte|ej)\s+(?:\w+\s+)?förenlig\w*\s+med|svårförenlig\w*\s+med", "oppose", 1),
+    (r"fel\s+väg(?:\s+att\s+gå)?\b", "oppose", 1),
     # an adjective may stand inside: "ingen principiell invändning", "inga större erinringar", "inga avgörande hinder"
     (r"(?:har\s+)?(?:inget|ingenting|inte\s+något)\s+att\s+invända|(?:inga|ingen)\s+(?:\w+\s+)?invändning\w*", "support", 2),
     (r"(?:ingen|inga)\s+(?:\w+\s+)?erinr\w*|utan\s+erinran|lämnar\s+\w*\s*utan\s+(?:erinran|invändning\w*)", "support", 2),
@@ -98,9 +110,11 @@ CUES = [
     (r"delar\s+(?:\w+\s+){0,4}(?:bedömning\w*|uppfattning\w*|slutsats\w*|synen|analys\w*|ställningstagande\w*|"
      r"grundsyn\w*|synsätt\w*|utgångspunkt\w*)", "support", 2),
     # weighed and found sound ("väl avvägt", "välmotiverat"); negated ("inte tillräckligt underbyggt") against
-    (r"(?:väl|tillräckligt|ordentligt)\s*(?:underbygg|motiver|avväg|genomtänk|utred|analyser)\w*|steg\s+i\s+rätt\s+riktning",
+    (r"(?:väl|tillräckligt|ordentligt)\s*(?:underbygg|motiver|avväg|genomtänk|utred|analyser)\w*|steg\s+i\s+rätt\s+riktning|viktigt\s+steg\b",
      "support", 1),
-    (r"ser\s+(?:\w+\s+){0,2}(?:behov\w*\s+av|fördel\w*\s+med)\s+(?!att\b)", "support", 1),
+    (r"(?:ser|se)\s+(?:\w+\s+){0,2}(?:behov\w*\s+av|fördel\w*\s+med)\s+(?!att\b)", "support", 1),
+    (r"ser\s+(?:\w+\s+)?fram\s+emot", "support", 1),
+    (r"(?:goda|starka|tungt\s+vägande|bärande|vägande)\s+skäl\s+(?:för|att|till)\b", "support", 1),
     (r"håller\s+(?:(?:vi|jag|inte|ej|därför|heller|alltså)\s+){0,2}med\b", "support", 2),  # "Det håller vi inte med om"
     (r"bifaller\s+(?:utredningens|förslag)", "support", 2),
     (r"(?:är|vore|blir)\s+(?:\w+\s+)?(?:positiv\w*|bra|angelägen\w*|välkommen|nödvändig\w*|rätt|riktigt|rimlig\w*|realistisk\w*|ändamålsenlig\w*|proportionerlig\w*|genomförbar\w*|befogad\w*|"
@@ -110,6 +124,7 @@ CUES = [
     (r"(?:en\s+)?(?:god|bra)\s+idé", "support", 1),
     (r"(?:går|ligger)\s+(?:inte\s+|ej\s+)?i\s+linje\s+med", "support", 1),
     (r"avstyrk\w*", "oppose", 2),
+    (r"\b(?:är|vara|var)\s+(?:\w+\s+)?emot\b", "oppose", 2),  # "är emot förslaget"; "är inte emot" is no objection
     (r"motsätt\w*\s+(?:\w+\s+)?(?:sig|oss)|motsätter", "oppose", 2),
     (r"avvisa\w*", "oppose", 2),
     (r"(?:starka\s+|flera\s+)*argument\s+mot", "oppose", 2),
@@ -123,7 +138,7 @@ CUES = [
     (r"varna\w*\s+för", "oppose", 1),
     (r"godta\w*|accepter\w*|godkänner|förorda\w*|bejaka\w*|biträd(?:er|a|de|it)\b", "support", 2),
     (r"(?:är|vore|blir|framstår\s+som)\s+(?:\w+\s+)?(?:förhasta\w*|olämplig\w*|onödig\w*|kontraproduktiv\w*|"
-     r"otillräcklig\w*|problematisk\w*|orimlig\w*|felaktig\w*|ogenomtänkt\w*|verkningslös\w*|ineffektiv\w*|"
+     r"otillräcklig\w*|problematisk\w*|orimlig\w*|felaktig\w*|ogenomtänkt\w*|verkningslös\w*|ineffektiv\w*|olycklig\w*|"
      r"alltför\s+långtgående|ett\s+misstag)", "oppose", 1),
     (r"kritisk\w*", "oppose", 1),
     (r"beklaga\w*", "oppose", 1),
@@ -135,7 +150,7 @@ HEDGES = [
     r"tveksam\w*", r"(?:viss|stor|stark)\s+tvekan", r"med\s+tvekan", r"skeptisk\w*", r"inte\s+(?:helt\s+)?övertygad\w*",
     r"frågande\s+till", r"föredra(?:r|git)?\s+(?:en\s+annan|ett\s+annat|andra|att)", r"hade\s+(?:hellre|helst)\s+sett",
     r"vore\s+(?:bättre|att\s+föredra)", r"gör\s+(?:större|mer)\s+nytta", r"förordar\s+(?:i\s+stället|en\s+annan|ett\s+annat)",
-    r"hellre\s+(?:bör|ska|vill|skulle)",
+    r"hellre\s+(?:bör|ska|vill|skulle)", r"vill\s+(?:hellre\s+)?se\s+(?:en\s+annan|ett\s+annat|andra)\b",
 ]
 
 # Risks and problems raised: a weak lean against ("raises only risks and objections").
@@ -260,7 +275,8 @@ RESTATED_NEGATION = re.compile(_SHOULD_NOT, re.I)
 # at the start of the next line is a reference the line break moved there, not a heading.
 BEFORE_SECTION_NUMBER = re.compile(r"\b(?:avsnitt(?:en)?|kapitel|kapitlen|kap\.|punkt(?:erna)?|paragraf(?:erna)?|"
                                    r"bilaga|sidan|s\.|se|jfr|och|samt|eller)$", re.I)
-PROPOSAL_REFERENCE = re.compile(r"\b(?:förslag\w*|bedömning\w*|utredningens|ställningstagande\w*)\b", re.I)
+PROPOSAL_REFERENCE = re.compile(r"\b(?:förslag\w*|bedömning\w*|utredningens|ställningstagande\w*|"
+                                r"(?:samma|annan)\s+uppfattning)\b", re.I)  # "har en annan uppfattning": than the inquiry
 
 # Common Swedish function words that are not words of Norwegian, Danish or English (det, som, på,
 # med, har, en, den, kan, vi, men, om are Norwegian and Danish too): their share of a text's words

@@ -279,8 +279,10 @@ träder vidare visar viss övergripande
 gjort
 lämnar medan aktuella behovet berör flera liksom nuläget proportionerlig ändå avser kommer numret avslås möjligheter
 kräver innebär sidan yrkar yttrande
-pass
-""".split())  # Swedish and remiss words that catalogs use too, generic public-administration words, and Python's `pass`
+avstår bedömningar både delen delvis därför därmed föreslås ingen ingår samtidigt tagit tillåtas ändamålsenlig övrigt
+pass revision period
+""".split())  # Swedish and remiss words that catalogs use too, generic public-administration words, and English words of
+# the code (Python's `pass`, a model's `revision`, a `period`)
 
 
 def catalog_words() -> set[str]:

@@ -39,7 +39,7 @@ PHRASES = [
      r"(?:motsätta|invända|ifrågasätta|avstyrka)\w*(?:\s+sig)?", "support", 2),
     # the same assessment as the inquiry's, or another one ("gör samma bedömning som utredningen", "har ingen annan
     # uppfattning än utredningen"; "gör en annan bedömning än utredningen")
-    (r"(?:gör|gjort|gör\s+\w+)\s+samma\s+bedömning|(?:har|gör)\s+(?:\w+\s+)?(?:ingen|inte\s+någon)\s+annan\s+(?:uppfattning|bedömning)",
+    (r"(?:gör(?:\s+\w+)?|gjort)\s+samma\s+bedömning|(?:har|gör)\s+(?:\w+\s+)?(?:ingen|inte\s+någon)\s+annan\s+(?:uppfattning|bedömning)",
      "support", 2),
     (r"(?:gör|gjort|har)\s+(?:\w+\s+)?en\s+(?:helt\s+)?annan\s+(?:bedömning|uppfattning)", "oppose", 2),
     # reluctance to endorse it: "har svårt att ställa sig bakom förslaget"

@@ -281,6 +281,8 @@ lämnar medan aktuella behovet berör flera liksom nuläget proportionerlig änd
 kräver innebär sidan yrkar yttrande
 avstår bedömningar både delen delvis därför därmed föreslås ingen ingår samtidigt tagit tillåtas ändamålsenlig övrigt
 pass revision period
+form risk anser föreslår hade icke kunnat nödvändig utgå utgångspunkt väsentligt ärendet bedömningarna tjänst planen
+avgifterna beslut överväganden kommunens sådan
 """.split())  # Swedish and remiss words that catalogs use too, generic public-administration words, and English words of
 # the code (Python's `pass`, a model's `revision`, a `period`)
 
@@ -800,3 +802,66 @@ def test_a_heading_naming_a_chapter_and_a_section_in_it_is_about_the_section():
     assert result["tandhygienist-hemtjanst"] == "oppose"
     assert result["personal-kapitel-5"] == "none"
 
+
+
+# -- the respondent's own headings and words that name a proposal (stop 23) ---------------------------------------
+
+REGISTER = "4.1 Ett nationellt register över munhälsobedömningar\n\n"
+
+
+@pytest.mark.parametrize("heading,sections", [
+    ("Uppföljning i länet", ()),  # a topic of the respondent's own, after the section's text: beside it
+    ("Övrigt", ()),
+    ("Kommunens synpunkter", ("4.1",)),  # the respondent's view of the section: a part of it
+    ("Utredningens förslag", ("4.1",)),
+    ("KOMMUNEN YTTRANDE 2(3)", ("4.1",)),  # page furniture
+])
+def test_a_heading_of_the_respondents_own_after_a_sections_text_starts_a_topic_beside_it(heading, sections):
+    raw = HEAD + REGISTER + "Kommunen har läst avsnittet.\n\n" + heading + "\n\nKommunen har inget att tillägga.\n"
+    last = Segmenter().segment(make_doc(raw))[-1]
+    assert last.text == "Kommunen har inget att tillägga." and last.sections == sections
+
+
+def test_a_sub_heading_right_under_a_numbered_one_is_a_part_of_it():
+    raw = HEAD + REGISTER + "Uppföljning i länet\n\nKommunen har inget att tillägga.\n"
+    assert Segmenter().segment(make_doc(raw))[-1].sections == ("4.1",)
+
+
+def test_a_doubt_under_a_topic_of_the_respondents_own_is_not_on_the_section_above():
+    raw = REGISTER + "Kommunen tillstyrker förslaget.\n\nÖvrigt\n\nKommunen är tveksam till om det går att genomföra inom utsatt tid.\n"
+    only(stances(raw), munhalsoregister="support")
+
+
+def test_a_view_heading_names_no_proposal_by_the_respondents_name_in_it():
+    # "Kommunens" meets the catalog's "kommuner" (inga-sanktioner): the verdict is on the section above
+    raw = REGISTER + "Utredningen föreslår ett register.\n\nKommunens synpunkter\n\nKommunen avstyrker förslaget.\n"
+    only(stances(raw), munhalsoregister="oppose")
+
+
+def test_a_proposal_named_with_sadan_refers_back():
+    raw = "Utredningen föreslår att tandhygienister knyts till hemtjänsten. Kommunen ser positivt på en sådan ordning.\n"
+    only(stances(raw), tandhygienist_hemtjanst="support")
+
+
+# Four more proposals: over six, no proposal's words can stand as far above the rest as DISTINCT_LEX_Z asks
+# (z of a one-hot row is sqrt(n - 1)); a real catalog has ten or more.
+LARGER = Catalog(CATALOG.sou, CATALOG.title, CATALOG.proposals + (
+    Proposal("kunskapscentrum", "Ett nationellt kunskapscentrum för äldretandvård",
+             "Ett kunskapscentrum ska samla och sprida kunskap om tandvård för äldre.", "6.1"),
+    Proposal("mobil-tandvard", "Mobila tandvårdsenheter i glesbygd",
+             "Regionerna ska erbjuda mobila tandvårdsenheter som besöker orter i glesbygd.", "6.2"),
+    Proposal("egenavgift", "Ett tak för patientens egenavgift",
+             "Patientens egenavgift för tandvård ska begränsas till ett högkostnadsskydd.", "6.3"),
+    Proposal("journaler", "Gemensamma journaler för tandvård och omsorg",
+             "Tandvården och omsorgen ska kunna läsa varandras journaler.", "6.4"),
+), path="larger-synthetic-catalog")
+
+
+def test_a_sentence_without_a_position_whose_own_words_name_another_proposal_is_about_that_one():
+    raw = (HEAD + "Kommunen lämnar följande synpunkter.\n\nStatligt bidrag för äldres tandvård\n\n"
+           "Kommunen tillstyrker förslaget. Hembesöken hos brukarna bör samordnas.\n")
+    sentences = Segmenter().segment(make_doc(raw))
+    links = RuleLinker(use_embeddings=False).fit(LARGER).link(sentences)
+    assert sentences[-1].text == "Hembesöken hos brukarna bör samordnas."
+    assert sorted(links[-1]) == ["tandhygienist-hemtjanst"]  # its context (the heading) names the bidrag
+    assert sorted(links[-2]) == ["tandvardsbidrag"]

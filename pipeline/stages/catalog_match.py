@@ -135,7 +135,7 @@ class CatalogMatcher:
 
     def share_words(self, texts: list[str]) -> np.ndarray:
         """(len(texts), n_proposals) whether a text and a proposal share a word: the same stem, a short stem
-        inside the other word, or six letters in a row ("tandvårdsbidraget" / "tandvårdsbidrag",
+        inside the other word, or six letters in a row ("reseavdraget" / "reseavdrag",
         "skolkuratorer" / "kurator", "lärarutbildningen" / "utbildningsvägen"). N-grams alone also meet in
         endings ("ambitioner" / "stationer" only share "-tioner"): a link by words needs a shared word."""
         out = np.zeros((len(texts), len(self.ids_)), bool)

@@ -220,6 +220,13 @@ DESCRIPTION_HEADINGS = re.compile(
     r"beslutsunderlag|remissen)\b",
     re.I,
 )
+# Parts of one section: the respondent's view of what the section's heading names ("Kommunens synpunkter",
+# "Vår bedömning"), beside the description parts above ("Utredningens förslag").
+VIEW_HEADINGS = re.compile(
+    r"^(?:(?:vår|våra|vårt|[\w-]+:?s)\s+)?(?:bedömning|synpunkter|synpunkt|kommentar(?:er)?|ställningstagande|"
+    r"motivering|skäl|yttrande|överväganden|inställning|uppfattning|förslag\s+till\s+beslut)\W*$",
+    re.I,
+)
 
 # A position taken on the inquiry as a whole or on a group of its proposals.
 GENERAL_OBJECT = re.compile(  # not "ett av betänkandets viktigaste förslag": one of them

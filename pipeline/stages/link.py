@@ -100,6 +100,7 @@ class RuleLinker(BaseEstimator):
 
     # -- the rules -------------------------------------------------------------------------------
     STRONG_LEX = STRONG_LEX
+    DISTINCT_LEX_Z = 2.5  # lex z at which a sentence's own words name a proposal beside the one its context names
 
     def tiers(self, sig: DocSignals, i: int) -> list[tuple[str, dict[int, tuple[float, str]]]]:
         """The candidate links of sentence i by how surely they name a proposal, surest first:
@@ -159,7 +160,15 @@ class RuleLinker(BaseEstimator):
             agree = [j for j in fits if j in context] or [j for j in fits if j in before]  # just discussed
             if agree:
                 own = {j: v for j, v in own.items() if j in agree or j not in fits}
-        return list(zip(self.TIERS, (own, numbered, previous or heading, weak)))
+        context_tier = previous or heading
+        if context_tier and not numbered and not x[0, _F["position"]]:
+            # no position stated, and the sentence's own words name another proposal distinctly: a candidate
+            # beside its context, and of the two `_tier_links` keeps the one another signal confirms (its words)
+            for j, v in weak.items():
+                if v[1] == "the proposal's words" and x[j, _F["lex_top"]] and lex_z[j] >= self.DISTINCT_LEX_Z \
+                        and j not in context_tier:
+                    context_tier = {**context_tier, j: (0.0, "the proposal's words, beside its context")}
+        return list(zip(self.TIERS, (own, numbered, context_tier, weak)))
 
     TIERS = ("own", "numbered", "context", "weak")  # the kinds of `tiers`, surest first
 

@@ -21,7 +21,7 @@ import numpy as np
 from ..records import Sentence
 from .catalog_match import CatalogMatcher, content_words
 from .cues import mentions
-from .lexicon_sv import SELF_NAMING_VERBS, SPEAKER_VERBS, SUBJECT_PRONOUNS
+from .lexicon_sv import SELF_NAMING_VERBS, SPEAKER_VERBS, SUBJECT_PRONOUNS, VIEW_HEADINGS
 
 FEATURES = (
     "lex", "lex_z", "lex_top", "shares_word", "clause_lex", "clause_z", "object_lex", "object_z", "section", "group", "emb_z",
@@ -41,7 +41,7 @@ _OBJECT = re.compile(r"(?:\b(?:förslag(?:et|en)?|möjligheten|kravet|lagkravet)
                      r"välkomnar|instämmer|stöder|stödjer)\s|\s+och\s+(?:\w+\s+)?(?:avstyrk|tillstyrk|instämm|stöd|ställer\s|anser\s|vill\s|menar\s|"
                      r"kräver\s|efterfrågar\s|förordar\s|välkomnar\s|motsätter\s)|$)",
                      re.I)
-_ANAPHOR = re.compile(r"\b(?:förslag(?:et|en)|bedömning(?:en|arna)|detta|denna|dessa|därför|dock|också|även)\b(?!\s+"
+_ANAPHOR = re.compile(r"\b(?:förslag(?:et|en)|bedömning(?:en|arna)|detta|denna|dessa|sådan(?:t|a)?|därför|dock|också|även)\b(?!\s+"
                       r"(?:om|att|till|gällande|avseende|rörande|kring)\b)", re.I)
 # A verdict on "förslaget" itself, no object after it ("Nämnden tillstyrker förslaget under förutsättning att …"):
 # the proposal its context names, whatever other proposals' words its conditions use.
@@ -233,6 +233,8 @@ def _heading(headings, matcher: CatalogMatcher, cache, min_lex: float, min_z: fl
         m = len(matcher.ids_)
         found = (np.zeros(m), np.zeros(m), np.zeros(m), None)
         for h in reversed(headings):
+            if VIEW_HEADINGS.match(h.strip()):
+                continue  # "Kommunens synpunkter": the respondent's view of the heading above, whose words are its name
             exact, _ = matcher.section_refs(h, heading=True)
             sc = matcher.scores([h])[0]
             z = _z(sc[None])[0]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ..records import Document, Sentence
 from ..registry import register
-from .lexicon_sv import BEFORE_SECTION_NUMBER, FUNCTION_WORDS, VERDICT
+from .lexicon_sv import BEFORE_SECTION_NUMBER, DESCRIPTION_HEADINGS, FUNCTION_WORDS, VERDICT, VIEW_HEADINGS
 
 BULLET = re.compile(r"^[•\-–—*▪●◦·‣⁃]\s*(?=\S)")
 NUMBERED_HEADING = re.compile(
@@ -172,16 +172,21 @@ class Segmenter:
         for line in lines:
             gaps.append(run)
             run = run + 1 if not line else 0
-        path: list[tuple[int, str, str | None]] = []  # (depth, heading text, number)
+        # (depth, heading text, number, whether text stood right under it before any sub-heading)
+        path: list[list] = []
         sentences: list[Sentence] = []
         for bi, block in enumerate(self._blocks(lines, gaps)):
             joined, cmap = self._join(block.lines, lines, starts)
             if block.kind == "heading":
                 while path and (path[-1][0] >= block.depth or not _contains(path[-1][2], block.number)):
                     path.pop()
+                if block.number is None and path and path[-1][2] is not None and path[-1][3] and _topic_heading(joined):
+                    # a heading of the respondent's own after the text of a numbered section starts a new
+                    # topic beside it ("5.3 … Kommunen tillstyrker. … Övrigt"), not a part of that section
+                    path.pop()
                 heading = self._sentence(doc, len(sentences), joined, cmap, 0, len(joined), path, bi, heading=True)
                 sentences.append(heading)
-                path.append((block.depth, heading.text, block.number))
+                path.append([block.depth, heading.text, block.number, False])
                 continue
             for s, e in split_sentences(joined):
                 piece = joined[s:e]
@@ -189,6 +194,8 @@ class Segmenter:
                     continue
                 bullet = block.kind == "bullet"
                 sentences.append(self._sentence(doc, len(sentences), piece, cmap, s, e, path, bi, bullet=bullet))
+                if path:
+                    path[-1][3] = True
         return sentences
 
     @staticmethod
@@ -222,12 +229,24 @@ class Segmenter:
             text=re.sub(r"\s+", " ", clean).strip(),
             start=start,
             end=end,
-            headings=tuple(h for _, h, _ in path),
-            sections=tuple(n for _, _, n in path if n),
+            headings=tuple(h for _, h, _, _ in path),
+            sections=tuple(n for _, _, n, _ in path if n),
             is_heading=heading,
             bullet=bullet,
             block=block,
         )
+
+
+def _topic_heading(text: str) -> bool:
+    """Whether a heading reads as a topic of its own in running Swedish (sentence case: "Tidplan och
+    genomförande", "Övrigt"), not as letterhead or page furniture ("KOMMUNEN YTTRANDE 2(3)", "Postadress
+    Besöksadress") nor as a part of the section above ("Kommunens synpunkter")."""
+    words = [w for w in text.split() if re.search(r"[^\W\d_]", w)]
+    if not words or re.search(r"\d", text) or text.isupper():
+        return False
+    if VIEW_HEADINGS.match(text.strip()) or DESCRIPTION_HEADINGS.match(text.strip()):
+        return False  # "Kommunens synpunkter", "Utredningens förslag": a part of the section above
+    return len(words) == 1 or any(w[:1].islower() for w in words[1:])
 
 
 def _contains(outer: str | None, inner: str | None) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from helpers import CATALOG, make_doc, predict
@@ -843,8 +844,7 @@ def test_a_proposal_named_with_sadan_refers_back():
     only(stances(raw), tandhygienist_hemtjanst="support")
 
 
-# Four more proposals: over six, no proposal's words can stand as far above the rest as DISTINCT_LEX_Z asks
-# (z of a one-hot row is sqrt(n - 1)); a real catalog has ten or more.
+# Four more proposals: ten, the size from which the linker's high z bars stand as they are.
 LARGER = Catalog(CATALOG.sou, CATALOG.title, CATALOG.proposals + (
     Proposal("kunskapscentrum", "Ett nationellt kunskapscentrum för äldretandvård",
              "Ett kunskapscentrum ska samla och sprida kunskap om tandvård för äldre.", "6.1"),
@@ -857,11 +857,27 @@ LARGER = Catalog(CATALOG.sou, CATALOG.title, CATALOG.proposals + (
 ), path="larger-synthetic-catalog")
 
 
-def test_a_sentence_without_a_position_whose_own_words_name_another_proposal_is_about_that_one():
+@pytest.mark.parametrize("catalog", [CATALOG, LARGER], ids=["six proposals", "ten proposals"])
+def test_a_sentence_without_a_position_whose_own_words_name_another_proposal_is_about_that_one(catalog):
     raw = (HEAD + "Kommunen lämnar följande synpunkter.\n\nStatligt bidrag för äldres tandvård\n\n"
            "Kommunen tillstyrker förslaget. Hembesöken hos brukarna bör samordnas.\n")
     sentences = Segmenter().segment(make_doc(raw))
-    links = RuleLinker(use_embeddings=False).fit(LARGER).link(sentences)
+    links = RuleLinker(use_embeddings=False).fit(catalog).link(sentences)
     assert sentences[-1].text == "Hembesöken hos brukarna bör samordnas."
     assert sorted(links[-1]) == ["tandhygienist-hemtjanst"]  # its context (the heading) names the bidrag
     assert sorted(links[-2]) == ["tandvardsbidrag"]
+
+
+@pytest.mark.parametrize("catalog", [CATALOG, LARGER], ids=["six proposals", "ten proposals"])
+def test_a_position_close_in_meaning_to_one_proposal_alone_is_linked_in_a_small_catalog_too(catalog):
+    # a z over n proposals is at most sqrt(n - 1): over six, an embedding as close to one proposal as can be
+    # stands 2.24 above the rest, under the 2.5 of a ten-proposal catalog, and must still link
+    sentences = Segmenter().segment(make_doc(HEAD + "Kommunen ser mycket positivt på idén.\n"))
+    n = len(catalog.ids)
+    proposal_vectors = np.eye(n, n + 2)
+    sentence_vectors = np.full((len(sentences), n + 2), 0.1)
+    sentence_vectors[-1] = proposal_vectors[catalog.ids.index("munhalsoregister")]
+    linker = RuleLinker().fit(catalog, proposal_vectors)
+    links = linker.link(sentences, sentence_vectors)
+    assert sentences[-1].text == "Kommunen ser mycket positivt på idén."
+    assert sorted(links[-1]) == ["munhalsoregister"] and "embedding" in links[-1]["munhalsoregister"].why

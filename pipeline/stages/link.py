@@ -100,6 +100,7 @@ class RuleLinker(BaseEstimator):
 
     # -- the rules -------------------------------------------------------------------------------
     STRONG_LEX = STRONG_LEX
+    FULL_REACH = 9  # n - 1 of the catalog size (ten) from which a z can reach 3: the bars below stand as they are
     DISTINCT_LEX_Z = 2.5  # lex z at which a sentence's own words name a proposal beside the one its context names
 
     def tiers(self, sig: DocSignals, i: int) -> list[tuple[str, dict[int, tuple[float, str]]]]:
@@ -109,6 +110,9 @@ class RuleLinker(BaseEstimator):
         one only says "förslaget", or the heading's words), ("weak", a few shared words or a close embedding)."""
         x = sig.x[i]
         lex, lex_z = x[:, _F["lex"]], x[:, _F["lex_z"]]
+        # a z over n proposals is at most sqrt(n - 1): the high bars are those of ten proposals or more,
+        # lowered with the reach of a smaller catalog, where one proposal alone could never clear them
+        reach = min(1.0, np.sqrt(max(len(x) - 1, 1) / self.FULL_REACH))
         own: dict[int, tuple[float, str]] = {int(j): (1.0, "section number in the sentence")
                                              for j in np.flatnonzero(x[:, _F["section"]])}
         ambiguous: list[list[int]] = []  # proposals one object phrase fits about equally well
@@ -141,7 +145,7 @@ class RuleLinker(BaseEstimator):
             words.setdefault(int(j), (float(clause[j]), "the proposal's words (in its clause)"))
         if self.use_embeddings and x[0, _F["position"]] > 0:  # a position about something its words don't name
             ez = x[:, _F["emb_z"]]
-            for j in np.flatnonzero((ez >= self.min_embedding_z) & (x[:, _F["emb_top"]] > 0)):
+            for j in np.flatnonzero((ez >= reach * self.min_embedding_z) & (x[:, _F["emb_top"]] > 0)):
                 weak.setdefault(int(j), (0.25, "close in meaning (embedding)"))
         numbered = {int(j): (0.0, f"heading '{sig.heading_text[i]}'") for j in np.flatnonzero(x[:, _F["heading_section"]])}
         previous = {int(j): (0.0, "the previous sentence") for j in np.flatnonzero(x[:, _F["previous"]])}
@@ -165,7 +169,7 @@ class RuleLinker(BaseEstimator):
             # no position stated, and the sentence's own words name another proposal distinctly: a candidate
             # beside its context, and of the two `_tier_links` keeps the one another signal confirms (its words)
             for j, v in weak.items():
-                if v[1] == "the proposal's words" and x[j, _F["lex_top"]] and lex_z[j] >= self.DISTINCT_LEX_Z \
+                if v[1] == "the proposal's words" and x[j, _F["lex_top"]] and lex_z[j] >= reach * self.DISTINCT_LEX_Z \
                         and j not in context_tier:
                     context_tier = {**context_tier, j: (0.0, "the proposal's words, beside its context")}
         return list(zip(self.TIERS, (own, numbered, context_tier, weak)))

@@ -171,7 +171,7 @@ class RuleLinker(BaseEstimator):
             for j, v in weak.items():
                 if v[1] == "the proposal's words" and x[j, _F["lex_top"]] and lex_z[j] >= reach * self.DISTINCT_LEX_Z \
                         and j not in context_tier:
-                    context_tier = {**context_tier, j: (0.0, "the proposal's words, beside its context")}
+                    context_tier = {**context_tier, j: (0.0, "the proposal's words, over its context's")}
         return list(zip(self.TIERS, (own, numbered, context_tier, weak)))
 
     TIERS = ("own", "numbered", "context", "weak")  # the kinds of `tiers`, surest first

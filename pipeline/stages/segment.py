@@ -47,6 +47,15 @@ class _Block:
     depth: int = 100
 
 
+@dataclass
+class _Open:
+    """A heading on the path of the sentences under it."""
+    depth: int
+    text: str
+    number: str | None
+    has_text: bool = False  # text stood right under it, before any sub-heading
+
+
 @register("segmenter", "segmenter.v1")
 class Segmenter:
     """Rule-based Swedish segmenter. Parameters are the few thresholds that vary between extractors."""
@@ -172,21 +181,21 @@ class Segmenter:
         for line in lines:
             gaps.append(run)
             run = run + 1 if not line else 0
-        # (depth, heading text, number, whether text stood right under it before any sub-heading)
-        path: list[list] = []
+        path: list[_Open] = []
         sentences: list[Sentence] = []
         for bi, block in enumerate(self._blocks(lines, gaps)):
             joined, cmap = self._join(block.lines, lines, starts)
             if block.kind == "heading":
-                while path and (path[-1][0] >= block.depth or not _contains(path[-1][2], block.number)):
+                while path and (path[-1].depth >= block.depth or not _contains(path[-1].number, block.number)):
                     path.pop()
-                if block.number is None and path and path[-1][2] is not None and path[-1][3] and _topic_heading(joined):
+                if block.number is None and path and path[-1].number is not None and path[-1].has_text \
+                        and _topic_heading(joined):
                     # a heading of the respondent's own after the text of a numbered section starts a new
                     # topic beside it ("5.3 … Kommunen tillstyrker. … Övrigt"), not a part of that section
                     path.pop()
                 heading = self._sentence(doc, len(sentences), joined, cmap, 0, len(joined), path, bi, heading=True)
                 sentences.append(heading)
-                path.append([block.depth, heading.text, block.number, False])
+                path.append(_Open(block.depth, heading.text, block.number))
                 continue
             for s, e in split_sentences(joined):
                 piece = joined[s:e]
@@ -195,7 +204,7 @@ class Segmenter:
                 bullet = block.kind == "bullet"
                 sentences.append(self._sentence(doc, len(sentences), piece, cmap, s, e, path, bi, bullet=bullet))
                 if path:
-                    path[-1][3] = True
+                    path[-1].has_text = True
         return sentences
 
     @staticmethod
@@ -229,8 +238,8 @@ class Segmenter:
             text=re.sub(r"\s+", " ", clean).strip(),
             start=start,
             end=end,
-            headings=tuple(h for _, h, _, _ in path),
-            sections=tuple(n for _, _, n, _ in path if n),
+            headings=tuple(h.text for h in path),
+            sections=tuple(h.number for h in path if h.number),
             is_heading=heading,
             bullet=bullet,
             block=block,
